@@ -1,0 +1,1 @@
+"""The agent: sources -> disk buffer -> sinks, one per machine."""

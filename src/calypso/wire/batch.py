@@ -1,0 +1,80 @@
+"""The agent path's batch envelope (`/agent/v1/batches`).
+
+A request body is zstd-compressed JSON: `{"batches": [Batch, ...]}`. A batch carries records for one
+table, column-oriented (`columns`: name -> list of values, all lists `count` long). Values are JSON
+scalars; datetimes are ISO 8601 strings in UTC; dynamic values are any JSON. `batch_id` is a UUID
+chosen when the batch entered the agent's disk buffer, so redelivery after a crash reuses it and the
+workspace stores each batch once.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+import zstandard
+
+CONTENT_TYPE = "application/x-calypso-batches+zstd"
+MAX_BODY_BYTES = 32 * 1024 * 1024  # decompressed
+
+
+@dataclass(frozen=True, slots=True)
+class Batch:
+    table: str
+    columns: Mapping[str, Sequence[Any]]
+    count: int
+    batch_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+    @staticmethod
+    def from_records(table: str, records: Sequence[Mapping[str, Any]], batch_id: str | None = None) -> Batch:
+        names: dict[str, None] = {}
+        for record in records:
+            names.update(dict.fromkeys(record))
+        columns = {name: [r.get(name) for r in records] for name in names}
+        return Batch(table, columns, len(records), batch_id or str(uuid.uuid4()))
+
+    def to_json(self) -> dict[str, Any]:
+        return {"batch_id": self.batch_id, "table": self.table, "count": self.count, "columns": self.columns}
+
+    @staticmethod
+    def from_json(obj: Mapping[str, Any]) -> Batch:
+        if not isinstance(obj, Mapping):
+            raise ValueError("each batch must be a JSON object")
+        table, columns, count, batch_id = obj.get("table"), obj.get("columns"), obj.get("count"), obj.get("batch_id")
+        if not isinstance(table, str) or not table:
+            raise ValueError("batch.table must be a non-empty string")
+        if not isinstance(batch_id, str) or not batch_id:
+            raise ValueError("batch.batch_id must be a non-empty string")
+        if not isinstance(count, int) or count < 0:
+            raise ValueError("batch.count must be a non-negative integer")
+        if not isinstance(columns, Mapping):
+            raise ValueError("batch.columns must be an object of column -> list")
+        for name, values in columns.items():
+            if not isinstance(values, list) or len(values) != count:
+                raise ValueError(f"batch.columns[{name!r}] must be a list of {count} values")
+        return Batch(table, columns, count, batch_id)
+
+
+_compressor = zstandard.ZstdCompressor(level=3)
+
+
+def encode(batches: Iterable[Batch]) -> bytes:
+    return _compressor.compress(orjson.dumps({"batches": [b.to_json() for b in batches]}))
+
+
+def decode(body: bytes) -> list[Batch]:
+    """Raises ValueError with a user-readable message for anything malformed."""
+    try:
+        raw = zstandard.ZstdDecompressor().decompress(body, max_output_size=MAX_BODY_BYTES)
+    except zstandard.ZstdError as e:
+        raise ValueError(f"body is not valid zstd: {e}") from None
+    try:
+        obj = orjson.loads(raw)
+    except orjson.JSONDecodeError as e:
+        raise ValueError(f"body is not valid JSON: {e}") from None
+    if not isinstance(obj, dict) or not isinstance(obj.get("batches"), list):
+        raise ValueError('body must be {"batches": [...]}')
+    return [Batch.from_json(b) for b in obj["batches"]]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -47,3 +48,10 @@ class Source(Protocol):
 
 # A factory builds a source from its config section (already parsed TOML) and the context.
 SourceFactory = Callable[[Mapping[str, Any], SourceContext], Source]
+
+
+def iso(dt: datetime) -> str:
+    """The wire form of a datetime column: ISO 8601 in UTC with a `Z` (naive datetimes are taken as UTC)."""
+    if dt.tzinfo is not None:
+        dt = dt.astimezone(UTC).replace(tzinfo=None)
+    return dt.isoformat(timespec="microseconds") + "Z"

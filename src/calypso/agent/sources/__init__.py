@@ -13,6 +13,7 @@ from calypso.agent.sources.base import SourceFactory
 
 SOURCES: dict[str, str] = {
     "heartbeat": "calypso.agent.sources.heartbeat:build",
+    "syslog": "calypso.agent.sources.syslog:build",
     "perf": "calypso.agent.sources.perf:build",
 }
 

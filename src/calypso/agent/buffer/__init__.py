@@ -1,0 +1,36 @@
+"""The agent's disk buffer between sources and sinks: append-only, checksummed, size-capped.
+
+See :mod:`calypso.agent.buffer.format` for the on-disk format and
+:mod:`calypso.agent.buffer.buffer` for the guarantees (durability per fsync policy, overflow,
+per-reader cursors, recovery after kill -9).
+"""
+
+from __future__ import annotations
+
+from calypso.agent.buffer.buffer import (
+    FSYNC_MODES,
+    BufferClosed,
+    BufferFull,
+    BufferLocked,
+    BufferStats,
+    DiskBuffer,
+    Entry,
+    EntryTooLarge,
+    FsyncPolicy,
+    OverflowPolicy,
+    UnknownReader,
+)
+
+__all__ = [
+    "FSYNC_MODES",
+    "BufferClosed",
+    "BufferFull",
+    "BufferLocked",
+    "BufferStats",
+    "DiskBuffer",
+    "Entry",
+    "EntryTooLarge",
+    "FsyncPolicy",
+    "OverflowPolicy",
+    "UnknownReader",
+]

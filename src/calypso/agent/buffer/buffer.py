@@ -1,0 +1,616 @@
+"""The agent's disk buffer: append-only checksummed segments between sources and sinks.
+
+Invariants this module keeps (the on-disk format is in :mod:`calypso.agent.buffer.format`):
+
+- ``append``/``append_many`` return only after the entries are written to the active segment (and
+  fdatasync'ed when ``fsync="always"``); ``"interval"`` syncs from a background thread at most
+  ``fsync_interval`` seconds later; ``"never"`` leaves it to the OS. A sealed segment is always
+  synced before the next one starts (except with ``"never"``).
+- Sequence numbers only grow, across restarts too: after an unclean stop the buffer continues from
+  a persisted reservation, so a number a reader may have seen is never reused for other data.
+- Each named reader has a persisted ``acked`` sequence number and an in-memory read position;
+  ``read`` never returns an entry twice unless ``rewind`` is called, and never returns a torn or
+  corrupt entry. A segment is deleted only when every reader acked all its entries (or, with
+  ``overflow="drop_oldest"``, when it is dropped to make room — counted in ``dropped_entries``).
+- On open, the last segment's torn tail is truncated; a corrupt segment found while reading is
+  logged, counted once in ``corrupt_segments`` and skipped from the corruption onwards.
+- Total file bytes never exceed ``max_bytes`` because of an append: ``"block"`` raises
+  :class:`BufferFull` (see :meth:`DiskBuffer.wait_for_space`), ``"drop_oldest"`` drops whole oldest
+  segments first.
+
+All public methods are thread-safe (one re-entrant lock); subscriber callbacks run after the lock
+is released, on the appending thread.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import fcntl
+import logging
+import os
+import threading
+from collections import deque
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+from calypso.agent.buffer import segment as segfile
+from calypso.agent.buffer.format import (
+    ENTRY_HEADER_SIZE,
+    MAX_PAYLOAD,
+    SEGMENT_HEADER_SIZE,
+    pack_entry,
+)
+from calypso.agent.buffer.recovery import Recovered, recover
+from calypso.agent.buffer.segment import Segment
+from calypso.agent.buffer.state import Cursor, Meta, save_meta, save_readers
+
+log = logging.getLogger(__name__)
+
+FsyncPolicy = Literal["always", "interval", "never"]
+OverflowPolicy = Literal["block", "drop_oldest"]
+SEQ_RESERVE_STEP = 1 << 20
+LOCK_FILE = "lock"
+
+
+class BufferFull(Exception):
+    """The buffer is at its size cap (``overflow="block"``) or the disk is full; retry later."""
+
+
+class EntryTooLarge(ValueError):
+    """An entry (or batch) that could never fit in the buffer, whatever is freed."""
+
+
+class BufferLocked(RuntimeError):
+    """Another process (or another DiskBuffer in this one) has the buffer directory open."""
+
+
+class UnknownReader(KeyError):
+    """A reader name that was never added (or was removed)."""
+
+
+class BufferClosed(RuntimeError):
+    """The buffer was closed."""
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    seq: int
+    payload: bytes
+
+
+@dataclass(frozen=True)
+class BufferStats:
+    bytes: int
+    segments: int
+    entries: int
+    pending: Mapping[str, int]  # entries not yet acked, per reader
+    dropped_entries: int  # since open
+    corrupt_segments: int  # since open
+    appended_entries: int  # since open
+    truncated_bytes: int = 0  # torn-tail bytes removed on open
+    next_seq: int = 0
+    max_bytes: int = 0
+
+
+@dataclass(frozen=True)
+class _FsyncMode:
+    durable: bool  # sync sealed segments, new segment files and state files
+    each_append: bool  # fdatasync before append returns
+    background: bool  # a thread syncs every fsync_interval
+
+
+FSYNC_MODES: dict[str, _FsyncMode] = {
+    "always": _FsyncMode(durable=True, each_append=True, background=False),
+    "interval": _FsyncMode(durable=True, each_append=False, background=True),
+    "never": _FsyncMode(durable=False, each_append=False, background=False),
+}
+
+
+@dataclass
+class _Reader:
+    acked: int
+    ack_pos: tuple[int, int, int]  # (segment first, offset, seq at offset) of entry acked + 1
+    pos: tuple[int, int, int]  # read position, same shape
+    marks: deque[tuple[int, int, int, int]] = field(default_factory=deque)  # (last seq read, *pos after)
+
+
+class DiskBuffer:
+    """Append-only, checksummed, size-capped disk buffer with named reader cursors."""
+
+    def __init__(
+        self,
+        directory: Path,
+        *,
+        max_bytes: int = 1 << 30,
+        segment_bytes: int = 16 << 20,
+        fsync: FsyncPolicy = "interval",
+        fsync_interval: float = 1.0,
+        overflow: OverflowPolicy = "block",
+    ) -> None:
+        if fsync not in FSYNC_MODES:
+            raise ValueError(f"fsync must be one of {sorted(FSYNC_MODES)}, got {fsync!r}")
+        overflow_handlers: dict[str, Callable[[list[int]], None]] = {
+            "block": self._refuse,
+            "drop_oldest": self._drop_for,
+        }
+        if overflow not in overflow_handlers:
+            raise ValueError(f"overflow must be one of {sorted(overflow_handlers)}, got {overflow!r}")
+        if segment_bytes < SEGMENT_HEADER_SIZE + ENTRY_HEADER_SIZE:
+            raise ValueError(f"segment_bytes must be at least {SEGMENT_HEADER_SIZE + ENTRY_HEADER_SIZE}")
+        if max_bytes < 2 * (SEGMENT_HEADER_SIZE + ENTRY_HEADER_SIZE):
+            raise ValueError(f"max_bytes must be at least {2 * (SEGMENT_HEADER_SIZE + ENTRY_HEADER_SIZE)}")
+        if not fsync_interval > 0:
+            raise ValueError("fsync_interval must be a positive number of seconds")
+        self._dir = Path(directory)
+        self._max_bytes = max_bytes
+        self._segment_bytes = segment_bytes
+        self._mode = FSYNC_MODES[fsync]
+        self._interval = fsync_interval
+        self._on_overflow = overflow_handlers[overflow]
+        self._lock = threading.RLock()
+        self._space = threading.Condition(self._lock)
+        self._callbacks: list[Callable[[], None]] = []
+        self._closed = False
+        self._dirty = False
+        self._dropped = 0
+        self._appended = 0
+        self._dir.mkdir(parents=True, exist_ok=True)
+        self._lock_fd = _lock_directory(self._dir)
+        try:
+            rec = recover(self._dir, segment_bytes=segment_bytes, durable=self._mode.durable)
+        except BaseException:
+            os.close(self._lock_fd)
+            raise
+        self._adopt(rec)
+        self._stop = threading.Event()
+        self._flusher: threading.Thread | None = None
+        if self._mode.background:
+            self._flusher = threading.Thread(
+                target=self._flush_loop, name="calypso-buffer-fsync", daemon=True
+            )
+            self._flusher.start()
+
+    # ----------------------------------------------------------------- open
+
+    def _adopt(self, rec: Recovered) -> None:
+        self._segments: list[Segment] = rec.segments
+        self._by_first = {s.first: s for s in self._segments}
+        self._next_seq = rec.next_seq
+        self._corrupt = rec.corrupt_segments
+        self._truncated = rec.truncated_bytes
+        self._total = sum(s.size for s in self._segments)
+        self._readers: dict[str, _Reader] = {}
+        oldest = self._segments[0].first
+        for name, cur in rec.cursors.items():
+            acked = max(cur.acked, oldest - 1)
+            pos = self._hinted(cur) if acked == cur.acked else None
+            if pos is None:
+                pos = self._position_for(acked + 1)
+            self._readers[name] = _Reader(acked, pos, pos)
+        self._reserved = self._next_seq + SEQ_RESERVE_STEP
+        save_meta(self._dir, Meta(self._reserved, clean=False), durable=self._mode.durable)
+        self._free()
+        self._save_readers()
+
+    def _hinted(self, cur: Cursor) -> tuple[int, int, int] | None:
+        """The persisted position hint of a cursor, if it still points at entry ``acked + 1``."""
+        seg = self._by_first.get(cur.segment)
+        if seg is None or not SEGMENT_HEADER_SIZE <= cur.offset <= seg.readable_end:
+            return None
+        if cur.offset == seg.size:
+            return (seg.first, cur.offset, cur.acked + 1) if seg.last == cur.acked else None
+        if segfile.header_seq_at(seg, cur.offset) == cur.acked + 1:
+            return seg.first, cur.offset, cur.acked + 1
+        return None
+
+    # ----------------------------------------------------------------- append
+
+    def subscribe(self, callback: Callable[[], None]) -> None:
+        with self._lock:
+            self._callbacks.append(callback)
+
+    def append(self, payload: bytes) -> int:
+        return self.append_many([payload])[0]
+
+    def append_many(self, payloads: Sequence[bytes]) -> list[int]:
+        """Append entries; one write per segment touched and at most one fdatasync per segment."""
+        if not payloads:
+            return []
+        for p in payloads:
+            if not isinstance(p, bytes | bytearray):
+                raise TypeError(f"buffer entries must be bytes, got {type(p).__name__}")
+            if len(p) > MAX_PAYLOAD:
+                raise EntryTooLarge(f"entry of {len(p)} bytes exceeds the format limit of {MAX_PAYLOAD}")
+        sizes = [ENTRY_HEADER_SIZE + len(p) for p in payloads]
+        with self._lock:
+            self._check_open()
+            if self._growth(sizes, fresh=True) + SEGMENT_HEADER_SIZE > self._max_bytes:
+                raise EntryTooLarge(
+                    f"{len(payloads)} entries of {sum(sizes)} bytes can never fit in max_bytes={self._max_bytes}"
+                )
+            if self._total + self._growth(sizes) > self._max_bytes:
+                self._on_overflow(sizes)
+            seqs = self._write(payloads)
+            callbacks = list(self._callbacks)
+        for cb in callbacks:
+            try:
+                cb()
+            except Exception as exc:
+                log.warning("callback=%r error=%r Buffer subscriber failed.", cb, exc)
+        return seqs
+
+    def _growth(self, sizes: list[int], *, fresh: bool = False) -> int:
+        """Bytes the files grow by when entries of ``sizes`` are appended (including new headers)."""
+        active = self._segments[-1]
+        cur, cnt = (SEGMENT_HEADER_SIZE, 0) if fresh else (active.size, active.count)
+        extra = 0
+        for size in sizes:
+            if cnt and cur + size > self._segment_bytes:
+                extra += SEGMENT_HEADER_SIZE
+                cur, cnt = SEGMENT_HEADER_SIZE, 0
+            cur += size
+            cnt += 1
+            extra += size
+        return extra
+
+    def _refuse(self, sizes: list[int]) -> None:
+        raise BufferFull(
+            f"buffer is full: {self._total} of {self._max_bytes} bytes used, "
+            f"{self._growth(sizes)} more needed; waiting for readers to acknowledge"
+        )
+
+    def _drop_for(self, sizes: list[int]) -> None:
+        dropped = False
+        while self._total + self._growth(sizes) > self._max_bytes:
+            if len(self._segments) > 1:
+                self._drop_oldest()
+                dropped = True
+            elif self._segments[-1].count:
+                self._roll()
+            else:
+                raise BufferFull(f"cannot make room for {sum(sizes)} bytes")
+        if dropped:
+            self._save_readers()
+
+    def _drop_oldest(self) -> None:
+        seg = self._segments[0]
+        nxt = self._segments[1]
+        floor = min((r.acked for r in self._readers.values()), default=seg.first - 1)
+        lost = max(0, seg.last - max(floor, seg.first - 1))
+        start = (nxt.first, SEGMENT_HEADER_SIZE, nxt.first)
+        for r in self._readers.values():
+            if r.acked < seg.last:
+                r.acked = seg.last
+                r.ack_pos = start
+            if r.pos[2] <= seg.last or r.pos[0] == seg.first:
+                r.pos = start
+            while r.marks and r.marks[0][0] <= seg.last:
+                r.marks.popleft()
+        self._remove_first()
+        self._dropped += lost
+        log.warning(
+            "segment=%s entries=%d total_dropped=%d Buffer full, dropped oldest segment.",
+            seg.path.name,
+            lost,
+            self._dropped,
+        )
+
+    def _write(self, payloads: Sequence[bytes]) -> list[int]:
+        n = len(payloads)
+        if self._next_seq + n > self._reserved:
+            self._reserved = self._next_seq + n + SEQ_RESERVE_STEP
+            save_meta(self._dir, Meta(self._reserved, clean=False), durable=self._mode.durable)
+        seqs = list(range(self._next_seq, self._next_seq + n))
+        parts: list[bytes] = []
+        pending = 0
+        seq = self._next_seq
+        for p in payloads:
+            size = ENTRY_HEADER_SIZE + len(p)
+            active = self._segments[-1]
+            if (active.count or parts) and active.size + pending + size > self._segment_bytes:
+                self._flush_parts(parts, pending)
+                parts, pending = [], 0
+                self._roll()
+            parts.append(pack_entry(seq, bytes(p)))
+            pending += size
+            seq += 1
+        self._flush_parts(parts, pending)
+        if self._mode.each_append:
+            fd = self._segments[-1].fd
+            assert fd is not None
+            os.fdatasync(fd)
+        else:
+            self._dirty = True
+        self._appended += n
+        return seqs
+
+    def _flush_parts(self, parts: list[bytes], nbytes: int) -> None:
+        if not parts:
+            return
+        active = self._segments[-1]
+        assert active.fd is not None
+        try:
+            segfile.write_all(active.fd, b"".join(parts) if len(parts) > 1 else parts[0])
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                os.ftruncate(active.fd, active.size)
+            if exc.errno == errno.ENOSPC:
+                raise BufferFull(f"disk full while writing {active.path.name}") from exc
+            raise
+        active.size += nbytes
+        active.last += len(parts)
+        self._total += nbytes
+        self._next_seq = active.last + 1
+
+    def _roll(self) -> None:
+        """Seal the active segment and start a new one at the next sequence number."""
+        old = self._segments[-1]
+        segfile.seal(old, durable=self._mode.durable)
+        if old.count == 0:
+            self._segments.pop()
+            del self._by_first[old.first]
+            self._total -= old.size
+        new = segfile.create(self._dir, self._next_seq, durable=self._mode.durable)
+        self._segments.append(new)
+        self._by_first[new.first] = new
+        self._total += new.size
+
+    # ----------------------------------------------------------------- readers
+
+    def add_reader(self, name: str) -> None:
+        if not isinstance(name, str) or not name:
+            raise ValueError("reader name must be a non-empty string")
+        with self._lock:
+            self._check_open()
+            if name in self._readers:
+                return
+            first = self._segments[0]
+            start = (first.first, SEGMENT_HEADER_SIZE, first.first)
+            self._readers[name] = _Reader(first.first - 1, start, start)
+            self._save_readers()
+
+    def remove_reader(self, name: str) -> None:
+        with self._lock:
+            self._check_open()
+            if self._readers.pop(name, None) is not None:
+                self._save_readers()
+                self._free()
+
+    def readers(self) -> list[str]:
+        with self._lock:
+            return sorted(self._readers)
+
+    def _reader(self, name: str) -> _Reader:
+        r = self._readers.get(name)
+        if r is None:
+            raise UnknownReader(f"no buffer reader named {name!r}; add_reader() it first")
+        return r
+
+    def read(self, reader: str, max_entries: int = 1000, max_bytes: int = 8 << 20) -> list[Entry]:
+        """The next entries after the reader's read position (at least one if any, even a big one)."""
+        if max_entries < 1 or max_bytes < 1:
+            raise ValueError("max_entries and max_bytes must be positive")
+        with self._lock:
+            self._check_open()
+            r = self._reader(reader)
+            out: list[Entry] = []
+            total = 0
+            first_seg, off, seq = r.pos
+            while len(out) < max_entries and total < max_bytes:
+                seg = self._by_first.get(first_seg)
+                if seg is None:
+                    first_seg, off, seq = self._position_for(seq)
+                    continue
+                if off >= seg.readable_end:
+                    idx = self._segments.index(seg)
+                    if idx + 1 >= len(self._segments):
+                        break
+                    nxt = self._segments[idx + 1]
+                    first_seg, off, seq = nxt.first, SEGMENT_HEADER_SIZE, nxt.first
+                    continue
+                res = self._read_segment(seg, off, seq, max_entries - len(out), max_bytes - total, not out)
+                for s, payload in res.entries:
+                    out.append(Entry(s, payload))
+                    total += len(payload)
+                seq += len(res.entries)
+                off = res.offset
+                if res.error is not None:
+                    self._mark_corrupt(seg, off, res.error)
+                    continue
+                if not res.entries or off < seg.readable_end:
+                    break
+            r.pos = (first_seg, off, seq)
+            if out:
+                r.marks.append((out[-1].seq, first_seg, off, seq))
+            return out
+
+    def _read_segment(
+        self, seg: Segment, off: int, seq: int, max_entries: int, max_bytes: int, first: bool
+    ) -> segfile.ReadResult:
+        end = seg.readable_end
+        if seg.fd is not None:
+            return segfile.read_range(
+                seg.fd, off, end, seq, max_entries=max_entries, max_bytes=max_bytes, first_may_exceed=first
+            )
+        try:
+            fd = os.open(seg.path, os.O_RDONLY)
+        except FileNotFoundError:
+            return segfile.ReadResult([], off, error="segment file is missing")
+        try:
+            return segfile.read_range(
+                fd, off, end, seq, max_entries=max_entries, max_bytes=max_bytes, first_may_exceed=first
+            )
+        finally:
+            os.close(fd)
+
+    def _mark_corrupt(self, seg: Segment, offset: int, reason: str) -> None:
+        if seg.corrupt_at is None:
+            self._corrupt += 1
+            log.error(
+                "segment=%s offset=%d reason=%r Corrupt buffer segment, skipping the rest of it.",
+                seg.path.name,
+                offset,
+                reason,
+            )
+        seg.corrupt_at = offset if seg.corrupt_at is None else min(seg.corrupt_at, offset)
+        if seg is self._segments[-1]:
+            self._roll()  # new appends must not land behind the corruption
+
+    def _position_for(self, target: int) -> tuple[int, int, int]:
+        """Position (segment, offset, seq there) of the first retained entry with seq >= target."""
+        for seg in self._segments:
+            if seg.last >= target or seg is self._segments[-1]:
+                if target <= seg.first:
+                    return seg.first, SEGMENT_HEADER_SIZE, seg.first
+                off, ok = segfile.find_offset(seg, target)
+                if not ok:
+                    self._mark_corrupt(seg, off, f"cannot locate entry {target}")
+                    return seg.first, seg.readable_end, target
+                return seg.first, off, target
+        raise AssertionError("the buffer always has an active segment")
+
+    def rewind(self, reader: str) -> None:
+        with self._lock:
+            self._check_open()
+            r = self._reader(reader)
+            r.pos = r.ack_pos
+            r.marks.clear()
+
+    def ack(self, reader: str, seq: int) -> None:
+        """Mark every entry <= ``seq`` delivered for ``reader`` (persisted) and free what all acked."""
+        with self._lock:
+            self._check_open()
+            r = self._reader(reader)
+            if seq <= r.acked:
+                return
+            if seq >= self._next_seq:
+                raise ValueError(f"cannot ack entry {seq}: the newest entry is {self._next_seq - 1}")
+            pos: tuple[int, int, int] | None = None
+            while r.marks and r.marks[0][0] <= seq:
+                last, *rest = r.marks.popleft()
+                if last == seq and rest[0] in self._by_first:
+                    pos = (rest[0], rest[1], rest[2])
+            if pos is None:
+                pos = self._position_for(seq + 1)
+            r.acked = seq
+            r.ack_pos = pos
+            if r.pos[2] <= seq:
+                r.pos = pos
+            self._save_readers()
+            self._free()
+
+    def _free(self) -> None:
+        """Delete sealed segments that every reader acknowledged completely."""
+        if not self._readers:
+            return
+        floor = min(r.acked for r in self._readers.values())
+        freed = False
+        while len(self._segments) > 1 and self._segments[0].last <= floor:
+            self._remove_first()
+            freed = True
+        if freed:
+            self._space.notify_all()
+
+    def _remove_first(self) -> None:
+        seg = self._segments.pop(0)
+        del self._by_first[seg.first]
+        self._total -= seg.size
+        segfile.remove(seg)
+        self._space.notify_all()
+
+    def _save_readers(self) -> None:
+        cursors = {n: Cursor(r.acked, r.ack_pos[0], r.ack_pos[1]) for n, r in self._readers.items()}
+        save_readers(self._dir, cursors, durable=self._mode.durable)
+
+    # ----------------------------------------------------------------- misc
+
+    def wait_for_space(self, nbytes: int = 0, timeout: float | None = None) -> bool:
+        """Block until ``nbytes`` more fit under the cap (True) or ``timeout`` passes (False)."""
+        with self._space:
+            return self._space.wait_for(
+                lambda: self._closed or self._total + nbytes + SEGMENT_HEADER_SIZE <= self._max_bytes,
+                timeout,
+            )
+
+    def stats(self) -> BufferStats:
+        with self._lock:
+            pending = {
+                name: sum(max(0, s.last - max(s.first - 1, r.acked)) for s in self._segments)
+                for name, r in self._readers.items()
+            }
+            return BufferStats(
+                bytes=self._total,
+                segments=len(self._segments),
+                entries=sum(s.count for s in self._segments),
+                pending=pending,
+                dropped_entries=self._dropped,
+                corrupt_segments=self._corrupt,
+                appended_entries=self._appended,
+                truncated_bytes=self._truncated,
+                next_seq=self._next_seq,
+                max_bytes=self._max_bytes,
+            )
+
+    def _check_open(self) -> None:
+        if self._closed:
+            raise BufferClosed(f"buffer {self._dir} is closed")
+
+    def _flush_loop(self) -> None:
+        while not self._stop.wait(self._interval):
+            with self._lock:
+                if self._closed or not self._dirty:
+                    continue
+                fd = self._segments[-1].fd
+                if fd is None:
+                    continue
+                fd = os.dup(fd)
+                self._dirty = False
+            try:
+                os.fdatasync(fd)
+            except OSError as exc:
+                log.error("error=%r Buffer fsync failed.", exc)
+                with self._lock:
+                    self._dirty = True
+            finally:
+                os.close(fd)
+
+    def close(self) -> None:
+        """Sync, persist cursors, mark the shutdown clean and release the directory."""
+        self._stop.set()
+        if self._flusher is not None:
+            self._flusher.join()
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            try:
+                active = self._segments[-1]
+                if active.fd is not None:
+                    if self._mode.durable:
+                        os.fdatasync(active.fd)
+                    os.close(active.fd)
+                    active.fd = None
+                self._save_readers()
+                save_meta(self._dir, Meta(self._reserved, clean=True), durable=self._mode.durable)
+            finally:
+                os.close(self._lock_fd)
+                self._space.notify_all()
+
+    def __enter__(self) -> DiskBuffer:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _lock_directory(directory: Path) -> int:
+    fd = os.open(directory / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise BufferLocked(f"buffer directory {directory} is already open in another process") from None
+    return fd

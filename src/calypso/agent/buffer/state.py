@@ -1,0 +1,149 @@
+"""Small state files of the buffer: reader cursors and the sequence reservation.
+
+Invariant: a state file on disk is always either the previous complete version or the new complete
+version — it is written to a temporary file, fsynced, renamed over the old one, and the directory is
+fsynced (``durable=False`` skips the fsyncs for ``fsync="never"``). A state file that cannot be
+parsed is reported as :class:`StateError`, never half-applied.
+
+``readers.json``::  {"version": 1, "readers": {name: {"acked": seq, "segment": first, "offset": n}}}
+``meta.json``::     {"version": 1, "seq_reserved": n, "clean": bool}
+
+``seq_reserved`` is a sequence number no entry has used yet; it is raised (and persisted) before
+numbers past it are handed out. After an unclean stop the buffer continues from it, so a sequence
+number a reader may have seen before a crash is never reused for a different payload.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+STATE_VERSION = 1
+READERS_FILE = "readers.json"
+META_FILE = "meta.json"
+
+
+class StateError(ValueError):
+    """A state file exists but is not valid."""
+
+
+@dataclass(frozen=True)
+class Cursor:
+    """Persisted state of one reader: every entry <= ``acked`` is delivered.
+
+    ``segment``/``offset`` are a hint of where entry ``acked + 1`` starts (verified before use).
+    """
+
+    acked: int
+    segment: int = 0
+    offset: int = 0
+
+
+@dataclass(frozen=True)
+class Meta:
+    seq_reserved: int
+    clean: bool
+
+
+def fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_atomic(path: Path, data: bytes, *, durable: bool) -> None:
+    """Replace ``path`` by ``data`` so that a crash leaves the old or the new content, never a mix."""
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    try:
+        view = memoryview(data)
+        while view:
+            n = os.write(fd, view)
+            view = view[n:]
+        if durable:
+            os.fsync(fd)
+    finally:
+        os.close(fd)
+    os.replace(tmp, path)
+    if durable:
+        fsync_dir(path.parent)
+
+
+def _load_json(path: Path) -> dict[str, Any] | None:
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return None
+    try:
+        doc = json.loads(raw)
+    except ValueError as exc:
+        raise StateError(f"{path.name} is not valid JSON: {exc}") from None
+    if not isinstance(doc, dict) or doc.get("version") != STATE_VERSION:
+        raise StateError(f"{path.name} has an unsupported version (expected {STATE_VERSION})")
+    return doc
+
+
+def _int(value: Any, what: str, path: Path) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+        raise StateError(f"{path.name}: {what} must be a non-negative integer, got {value!r}")
+    return value
+
+
+def load_readers(directory: Path) -> dict[str, Cursor]:
+    path = directory / READERS_FILE
+    doc = _load_json(path)
+    if doc is None:
+        return {}
+    readers = doc.get("readers")
+    if not isinstance(readers, dict):
+        raise StateError(f"{path.name}: 'readers' must be an object")
+    out: dict[str, Cursor] = {}
+    for name, value in readers.items():
+        if not isinstance(value, dict):
+            raise StateError(f"{path.name}: reader {name!r} must be an object")
+        out[name] = Cursor(
+            acked=_int(value.get("acked"), f"readers.{name}.acked", path),
+            segment=_int(value.get("segment", 0), f"readers.{name}.segment", path),
+            offset=_int(value.get("offset", 0), f"readers.{name}.offset", path),
+        )
+    return out
+
+
+def save_readers(directory: Path, readers: dict[str, Cursor], *, durable: bool) -> None:
+    doc = {
+        "version": STATE_VERSION,
+        "readers": {
+            name: {"acked": c.acked, "segment": c.segment, "offset": c.offset}
+            for name, c in sorted(readers.items())
+        },
+    }
+    write_atomic(directory / READERS_FILE, json.dumps(doc, indent=1).encode(), durable=durable)
+
+
+def load_meta(directory: Path) -> Meta | None:
+    path = directory / META_FILE
+    doc = _load_json(path)
+    if doc is None:
+        return None
+    clean = doc.get("clean")
+    if not isinstance(clean, bool):
+        raise StateError(f"{path.name}: 'clean' must be true or false")
+    return Meta(seq_reserved=_int(doc.get("seq_reserved"), "seq_reserved", path), clean=clean)
+
+
+def save_meta(directory: Path, meta: Meta, *, durable: bool) -> None:
+    doc = {"version": STATE_VERSION, "seq_reserved": meta.seq_reserved, "clean": meta.clean}
+    write_atomic(directory / META_FILE, json.dumps(doc).encode(), durable=durable)
+
+
+def remove_temporaries(directory: Path) -> None:
+    """Delete ``*.tmp`` files a crash may have left between write and rename."""
+    for tmp in directory.glob("*.tmp"):
+        with contextlib.suppress(FileNotFoundError):
+            tmp.unlink()

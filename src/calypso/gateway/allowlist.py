@@ -64,7 +64,7 @@ def normalise_host(host: str) -> str:
     return name
 
 
-def split_host_port(text: str, default_port: int | None) -> tuple[str, int]:
+def split_host_port(text: str, default_port: int | None, min_port: int = 1) -> tuple[str, int]:
     """Split `host`, `host:port`, `[v6]` or `[v6]:port`; raise ValueError when malformed."""
     text = text.strip()
     if text.startswith("["):
@@ -85,7 +85,7 @@ def split_host_port(text: str, default_port: int | None) -> tuple[str, int]:
         if default_port is None:
             raise ValueError(f"missing port in {text!r}")
         return host, default_port
-    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+    if not port_text.isdigit() or not min_port <= int(port_text) < 65536:
         raise ValueError(f"bad port in {text!r}")
     return host, int(port_text)
 

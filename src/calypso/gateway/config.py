@@ -60,7 +60,7 @@ def parse_address(key: str, value: object) -> Address:
     if not isinstance(value, str):
         raise ConfigError(f"{key}: expected 'HOST:PORT', got {value!r}")
     try:
-        host, port = split_host_port(value, default_port=None)
+        host, port = split_host_port(value, default_port=None, min_port=0)  # 0: any free port
     except ValueError as e:
         raise ConfigError(f"{key}: {e}") from None
     return Address(host or "0.0.0.0", port)

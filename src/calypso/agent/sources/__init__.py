@@ -15,6 +15,7 @@ SOURCES: dict[str, str] = {
     "heartbeat": "calypso.agent.sources.heartbeat:build",
     "syslog": "calypso.agent.sources.syslog:build",
     "perf": "calypso.agent.sources.perf:build",
+    "tail": "calypso.agent.sources.tail:build",
 }
 
 

@@ -1,0 +1,101 @@
+"""File identity (fingerprint + device/inode) and the on-disk checkpoint of tailed files.
+
+Invariants:
+- A file is the same file when its device and inode match *and* its first `fp_len` bytes hash to
+  the stored fingerprint; an inode reused by a new file therefore starts over at 0. When the inode is
+  unknown (the file was copied elsewhere), a full-length fingerprint alone identifies it.
+- The checkpoint file is versioned JSON, replaced atomically (write temp, rename): a killed process
+  leaves either the old or the new checkpoint, never a torn one (fsync on close makes it survive
+  power loss too; between closes, a power loss may repeat the last lines, never lose them). An unreadable checkpoint is set
+  aside (renamed `.corrupt`) and counted, and the source starts as on a first run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+FP_BYTES = 256
+VERSION = 1
+
+
+def fingerprint(head: bytes) -> str:
+    return hashlib.blake2b(head[:FP_BYTES], digest_size=16).hexdigest()
+
+
+def read_head(fd: int, n: int = FP_BYTES) -> bytes:
+    try:
+        return os.pread(fd, n, 0)
+    except OSError:
+        return b""
+
+
+@dataclass(frozen=True)
+class Entry:
+    dev: int
+    ino: int
+    fp: str
+    fp_len: int
+    offset: int
+    path: str
+
+
+class Checkpoints:
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self.entries: dict[tuple[int, int], Entry] = {}
+        self.corrupt = 0
+        self.existed = path.exists()
+        self._load()
+
+    def _load(self) -> None:
+        try:
+            raw = json.loads(self.path.read_text("utf-8"))
+            if raw.get("version") != VERSION:
+                raise ValueError(f"unsupported checkpoint version {raw.get('version')!r}")
+            for e in raw["files"]:
+                entry = Entry(
+                    int(e["dev"]),
+                    int(e["ino"]),
+                    str(e["fp"]),
+                    int(e["fp_len"]),
+                    int(e["offset"]),
+                    str(e["path"]),
+                )
+                self.entries[(entry.dev, entry.ino)] = entry
+        except FileNotFoundError:
+            return
+        except (OSError, ValueError, KeyError, TypeError, AttributeError):
+            self.corrupt += 1
+            self.entries.clear()
+            with contextlib.suppress(OSError):
+                os.replace(self.path, self.path.with_suffix(".corrupt"))
+
+    def find(self, dev: int, ino: int, head: bytes) -> Entry | None:
+        """The checkpoint of the file with this identity and these first bytes, if any."""
+        e = self.entries.get((dev, ino))
+        if e is not None and len(head) >= e.fp_len and fingerprint(head[: e.fp_len]) == e.fp:
+            return e
+        if len(head) >= FP_BYTES:
+            fp = fingerprint(head)
+            for other in self.entries.values():
+                if other.fp_len == FP_BYTES and other.fp == fp:
+                    return other
+        return None
+
+    def save(self, entries: list[Entry], durable: bool = False) -> None:
+        """Replace the checkpoint atomically; `durable` also fsyncs (survives power loss, not only a kill)."""
+        self.entries = {(e.dev, e.ino): e for e in entries}
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.path.with_name(self.path.name + ".tmp")
+        data = json.dumps({"version": VERSION, "files": [asdict(e) for e in entries]}, indent=0)
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(data)
+            if durable:
+                f.flush()
+                os.fsync(f.fileno())
+        os.replace(tmp, self.path)

@@ -1,0 +1,142 @@
+"""The tail source: lines of files matched by globs -> records of a custom table (`<Name>_CL`).
+
+Invariants: records leave in batches (up to `batch_records` records or `batch_bytes` bytes, or
+whatever is ready after one poll); the checkpoint of a batch is captured when it is read and written
+only from the commit callback, i.e. after the runtime has the batch in its disk buffer. A stopped
+source (cancelled) writes its last committed checkpoint durably; it never records an offset whose
+lines were not committed. The per-line mapping is a `LineHandler`, so W3C logs reuse all of this.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import time
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from calypso.agent.sources.base import Emit, Record, SourceContext, iso
+from calypso.agent.sources.tail.checkpoint import Checkpoints, Entry
+from calypso.agent.sources.tail.config import TailConfig, parse_config
+from calypso.agent.sources.tail.watcher import Line, Tailer
+
+
+class LineHandler(Protocol):
+    """Turns one line (or multi-line record) of a file into a record, or None to skip it."""
+
+    def __call__(self, path: str, text: str, now: str) -> Record | None: ...
+
+
+def raw_line(computer: str) -> LineHandler:
+    def handle(path: str, text: str, now: str) -> Record | None:
+        return {"TimeGenerated": now, "RawData": text, "FilePath": path, "Computer": computer}
+
+    return handle
+
+
+def state_file(state_dir: Path, kind: str, name: str) -> Path:
+    safe = re.sub(r"[^A-Za-z0-9_.-]", "_", name) or "default"
+    return state_dir / f"{kind}-{safe}.checkpoint.json"
+
+
+class TailSource:
+    def __init__(
+        self,
+        config: TailConfig,
+        ctx: SourceContext,
+        handler: LineHandler | None = None,
+        table: str | None = None,
+        kind: str = "tail",
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.name = f"{kind}:{config.name or 'default'}"
+        self.config = config
+        self.ctx = ctx
+        self.table = table or config.table
+        self.handler = handler or raw_line(ctx.computer)
+        self.checkpoints = Checkpoints(state_file(ctx.state_dir, kind, config.name or "default"))
+        self.tailer = Tailer(config, self.checkpoints, clock)
+        self.records = 0
+        self.skipped = 0
+        self.batches = 0
+        self._committed: list[Entry] | None = None
+        self._outstanding = False  # a batch was emitted and its commit has not come yet
+
+    def _commit(self, entries: list[Entry]) -> Callable[[], None]:
+        def commit() -> None:
+            self._outstanding = False
+            self._committed = entries
+            self.checkpoints.save(entries)
+
+        return commit
+
+    def _records(self, lines: list[Line]) -> list[Record]:
+        now = iso(datetime.now(UTC))
+        out: list[Record] = []
+        handler = self.handler
+        for path, text in lines:
+            try:
+                rec = handler(path, text, now)
+            except Exception:  # a handler bug on one hostile line must not stop the source
+                rec = None
+                self.ctx.count(f"{self.name}.handler_errors")
+            if rec is None:
+                self.skipped += 1
+            else:
+                out.append(rec)
+        return out
+
+    async def poll_once(self, emit: Emit) -> bool:
+        """One scan + read + emit; True when more data is ready right away."""
+        cfg = self.config
+        self.tailer.scan()
+        lines, more = self.tailer.read(cfg.batch_records, cfg.batch_bytes)
+        entries = self.tailer.entries()
+        records = self._records(lines)
+        commit = self._commit(entries)
+        if not records:
+            if not self._outstanding and (lines or entries != self._committed):
+                commit()  # skipped lines or moved offsets (truncation, close): nothing to wait for
+            return more
+        step = cfg.batch_records
+        self._outstanding = True
+        for i in range(0, len(records), step):
+            last = i + step >= len(records)
+            await emit(self.table, records[i : i + step], commit if last else None)
+        self.records += len(records)
+        self.batches += 1
+        return more
+
+    async def run(self, emit: Emit) -> None:
+        try:
+            while True:
+                more = await self.poll_once(emit)
+                if not more:
+                    await asyncio.sleep(self.config.poll_interval)
+                else:
+                    await asyncio.sleep(0)
+        finally:
+            if self._committed is not None:
+                self.checkpoints.save(self._committed, durable=True)
+            self.tailer.close()
+
+    def status(self) -> Mapping[str, Any]:
+        lc = self.tailer.line_counters
+        return {
+            "table": self.table,
+            "files": sorted(f.path for f in self.tailer.files.values()),
+            "records": self.records,
+            "skipped": self.skipped,
+            "lines": lc.lines,
+            "lines_truncated": lc.truncated,
+            "lines_invalid_encoding": lc.invalid,
+            "nul_bytes_removed": lc.nul_bytes,
+            "checkpoint_corrupt": self.checkpoints.corrupt,
+            **self.tailer.counters,
+        }
+
+
+def build(config: Mapping[str, Any], ctx: SourceContext) -> TailSource:
+    return TailSource(parse_config(config), ctx)

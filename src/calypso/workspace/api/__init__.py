@@ -1,0 +1,1 @@
+"""HTTP APIs, one module per API; each exports `routes(state) -> list[Route]`."""

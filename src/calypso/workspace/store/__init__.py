@@ -1,0 +1,1 @@
+"""Workspace storage. `duckdb.DuckDBStore` is the default (and only, for now) store."""

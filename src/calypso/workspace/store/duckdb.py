@@ -1,0 +1,360 @@
+"""One workspace's DuckDB database, owned by this process: one writer thread, many reader cursors.
+
+Invariants:
+- Every write (rows, batch ids, schema growth, agents) runs on the single writer thread, inside one
+  transaction per request: a batch and its batch id commit together, so a repeated id is answered as a
+  duplicate and never stored twice, and a crash leaves a request either absent or whole.
+- Readers use their own cursors on a thread pool and never wait for the writer (DuckDB MVCC).
+- The connection runs with external access disabled and locked configuration: SQL compiled from KQL
+  cannot touch the file system.
+- The in-memory catalog (table -> schema) changes only after the transaction that changed the tables
+  committed.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import queue
+import threading
+from collections.abc import Callable, Sequence
+from concurrent.futures import Future
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+import duckdb
+import orjson
+
+from calypso.wire.schemas import Schema, standard_tables
+from calypso.workspace.ingest.prepare import IngestError, Prepared, RawBatch, prepare
+from calypso.workspace.kqlbridge import storage_type
+
+log = logging.getLogger("calypso.workspace.store")
+T = TypeVar("T")
+
+DUCKDB_CONFIG = {"enable_external_access": False, "lock_configuration": True}
+META = """
+CREATE SCHEMA IF NOT EXISTS _calypso;
+CREATE TABLE IF NOT EXISTS _calypso.batches (batch_id VARCHAR PRIMARY KEY, tbl VARCHAR, rows BIGINT,
+    received TIMESTAMP);
+CREATE TABLE IF NOT EXISTS _calypso.columns (tbl VARCHAR, col VARCHAR, kusto_type VARCHAR, ord INTEGER);
+CREATE TABLE IF NOT EXISTS _calypso.agents (agent_id VARCHAR PRIMARY KEY, machine_id VARCHAR,
+    hostname VARCHAR, public_key VARCHAR, labels VARCHAR, created TIMESTAMP, revoked BOOLEAN);
+"""
+
+
+def quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+@dataclass(frozen=True, slots=True)
+class WriteResult:
+    accepted: int
+    duplicates: int
+    rows: int
+    tables: tuple[tuple[str, int], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AgentRecord:
+    agent_id: str
+    machine_id: str
+    hostname: str
+    public_key: str
+    labels: dict[str, str]
+    created: dt.datetime
+    revoked: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class QueryResult:
+    names: tuple[str, ...]
+    rows: list[tuple[Any, ...]]
+    truncated: bool
+
+
+class StoreClosed(RuntimeError):
+    pass
+
+
+_STOP = object()
+
+
+class DuckDBStore:
+    def __init__(self, path: Path, workspace_id: str) -> None:
+        self.path = path
+        self.workspace_id = workspace_id
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = duckdb.connect(str(path), config=dict(DUCKDB_CONFIG))
+        self._db.execute(META)
+        self._catalog: dict[str, Schema] = self._load_catalog()
+        self._agents: dict[str, AgentRecord] = self._load_agents()
+        self._queue: queue.Queue[Any] = queue.Queue()
+        self._closed = False
+        self._thread = threading.Thread(
+            target=self._run, name=f"duckdb-writer-{workspace_id[:8]}", daemon=True
+        )
+        self._thread.start()
+
+    # ---- catalog -------------------------------------------------------------------------------------
+    def _load_catalog(self) -> dict[str, Schema]:
+        existing = {
+            r[0]
+            for r in self._db.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'"
+            ).fetchall()
+        }
+        catalog: dict[str, Schema] = {}
+        self._db.execute("BEGIN")
+        for name, schema in standard_tables().items():
+            if name not in existing:
+                self._db.execute(_create_sql(name, schema))
+            catalog[name] = schema
+        self._db.execute("COMMIT")
+        custom: dict[str, list[tuple[str, str]]] = {}
+        for tbl, col, kusto_type in self._db.execute(
+            "SELECT tbl, col, kusto_type FROM _calypso.columns ORDER BY tbl, ord"
+        ).fetchall():
+            custom.setdefault(tbl, []).append((col, kusto_type))
+        for tbl, cols in custom.items():
+            if tbl in existing:
+                catalog[tbl] = tuple(cols)
+        return catalog
+
+    def catalog(self) -> dict[str, Schema]:
+        return dict(self._catalog)
+
+    # ---- writer --------------------------------------------------------------------------------------
+    def _run(self) -> None:
+        while True:
+            item = self._queue.get()
+            if item is _STOP:
+                return
+            fn, fut = item
+            if not fut.set_running_or_notify_cancel():
+                continue
+            try:
+                fut.set_result(fn(self._db))
+            except BaseException as e:  # handed to the caller through the future
+                fut.set_exception(e)
+
+    def submit(self, fn: Callable[[duckdb.DuckDBPyConnection], T]) -> Future[T]:
+        fut: Future[T] = Future()
+        if self._closed:
+            fut.set_exception(StoreClosed("the store is shutting down"))
+            return fut
+        self._queue.put((fn, fut))
+        return fut
+
+    def write(self, batches: Sequence[RawBatch], now: dt.datetime | None = None) -> Future[WriteResult]:
+        return self.submit(lambda db: self._write(db, batches, now))
+
+    def _write(
+        self, db: duckdb.DuckDBPyConnection, batches: Sequence[RawBatch], now: dt.datetime | None
+    ) -> WriteResult:
+        pending = dict(self._catalog)
+        seen: set[str] = set()
+        accepted = duplicates = rows = 0
+        per_table: dict[str, int] = {}
+        db.execute("BEGIN")
+        try:
+            for raw in batches:
+                if raw.batch_id is not None:
+                    if (
+                        raw.batch_id in seen
+                        or db.execute(
+                            "SELECT 1 FROM _calypso.batches WHERE batch_id = ?", [raw.batch_id]
+                        ).fetchone()
+                    ):
+                        duplicates += 1
+                        continue
+                    seen.add(raw.batch_id)
+                prepared = prepare(raw, pending, self.workspace_id, now)
+                pending[prepared.table] = self._apply_schema(db, prepared, pending.get(prepared.table))
+                if prepared.data.num_rows:
+                    db.register("_calypso_incoming", prepared.data)
+                    try:
+                        db.execute(
+                            f"INSERT INTO {quote(prepared.table)} BY NAME SELECT * FROM _calypso_incoming"
+                        )
+                    finally:
+                        db.unregister("_calypso_incoming")
+                if raw.batch_id is not None:
+                    db.execute(
+                        "INSERT INTO _calypso.batches VALUES (?, ?, ?, ?)",
+                        [raw.batch_id, prepared.table, prepared.data.num_rows, _utcnow()],
+                    )
+                accepted += 1
+                rows += prepared.data.num_rows
+                per_table[prepared.table] = per_table.get(prepared.table, 0) + prepared.data.num_rows
+            db.execute("COMMIT")
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        self._catalog = pending
+        return WriteResult(accepted, duplicates, rows, tuple(per_table.items()))
+
+    def _apply_schema(
+        self, db: duckdb.DuckDBPyConnection, prepared: Prepared, current: Schema | None
+    ) -> Schema:
+        table = prepared.table
+        if current is None:
+            schema = standard_tables().get(table)
+            if schema is None:  # a new custom table: base columns + the batch's
+                from calypso.wire.schemas import CUSTOM_BASE_COLUMNS
+
+                schema = (*CUSTOM_BASE_COLUMNS, *prepared.new_columns)
+                db.execute(_create_sql(table, schema))
+                db.executemany(
+                    "INSERT INTO _calypso.columns VALUES (?, ?, ?, ?)",
+                    [[table, c, t, i] for i, (c, t) in enumerate(schema)],
+                )
+            return schema
+        if not prepared.new_columns:
+            return current
+        present = dict(current)
+        added: list[tuple[str, str]] = []
+        for col, kusto_type in prepared.new_columns:
+            if col in present:
+                if present[col] != kusto_type:
+                    raise IngestError(
+                        f"table {table}, column {col}: type {kusto_type} conflicts with {present[col]}"
+                    )
+                continue
+            db.execute(f"ALTER TABLE {quote(table)} ADD COLUMN {quote(col)} {storage_type(kusto_type)}")
+            added.append((col, kusto_type))
+        db.executemany(
+            "INSERT INTO _calypso.columns VALUES (?, ?, ?, ?)",
+            [[table, c, t, len(current) + i] for i, (c, t) in enumerate(added)],
+        )
+        return (*current, *added)
+
+    # ---- agents --------------------------------------------------------------------------------------
+    def _load_agents(self) -> dict[str, AgentRecord]:
+        rows = self._db.execute(
+            "SELECT agent_id, machine_id, hostname, public_key, labels, created, revoked FROM _calypso.agents"
+        ).fetchall()
+        return {
+            r[0]: AgentRecord(r[0], r[1], r[2], r[3], orjson.loads(r[4] or "{}"), r[5], bool(r[6]))
+            for r in rows
+        }
+
+    def agent(self, agent_id: str) -> AgentRecord | None:
+        return self._agents.get(agent_id)
+
+    def agents(self) -> list[AgentRecord]:
+        return list(self._agents.values())
+
+    def put_agent(self, record: AgentRecord) -> Future[None]:
+        def run(db: duckdb.DuckDBPyConnection) -> None:
+            db.execute(
+                "INSERT OR REPLACE INTO _calypso.agents VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    record.agent_id,
+                    record.machine_id,
+                    record.hostname,
+                    record.public_key,
+                    orjson.dumps(record.labels).decode(),
+                    record.created.replace(tzinfo=None),
+                    record.revoked,
+                ],
+            )
+            self._agents[record.agent_id] = record
+
+        return self.submit(run)
+
+    # ---- readers -------------------------------------------------------------------------------------
+    def query(
+        self, sql: str, max_rows: int, timeout: float | None = None, tables: dict[str, Any] | None = None
+    ) -> QueryResult:
+        """Run SQL on a fresh cursor; at most `max_rows` rows, `truncated` says whether more existed.
+        `tables` registers Arrow tables by name on that cursor only (ingestion-time transformations)."""
+        if self._closed:
+            raise StoreClosed("the store is shutting down")
+        cur = self._db.cursor()
+        timer = threading.Timer(timeout, cur.interrupt) if timeout else None
+        try:
+            for name, data in (tables or {}).items():
+                cur.register(name, data)
+            if timer:
+                timer.start()
+            cur.execute(sql)
+            names = tuple(d[0] for d in cur.description or ())
+            rows = cur.fetchmany(max_rows + 1)
+        finally:
+            if timer:
+                timer.cancel()
+            cur.close()
+        return QueryResult(names, rows[:max_rows], len(rows) > max_rows)
+
+    def table_rows(self) -> dict[str, int]:
+        """Exact row count of every table that has rows (a reader cursor; writes go on)."""
+        cur = self._db.cursor()
+        try:
+            out: dict[str, int] = {}
+            for table in sorted(self._catalog):
+                row = cur.execute(f"SELECT count(*) FROM {quote(table)}").fetchone()
+                if row and row[0]:
+                    out[table] = int(row[0])
+            return out
+        finally:
+            cur.close()
+
+    def query_arrow(self, sql: str, tables: dict[str, Any]) -> Any:
+        cur = self._db.cursor()
+        try:
+            for name, data in tables.items():
+                cur.register(name, data)
+            cur.execute(sql)
+            return cur.to_arrow_table()
+        finally:
+            cur.close()
+
+    # ---- retention -----------------------------------------------------------------------------------
+    def enforce_retention(
+        self, default_days: int, per_table: dict[str, int], now: dt.datetime | None = None
+    ) -> dict[str, int]:
+        """Delete rows older than each table's retention, on a cursor of its own (ingestion goes on)."""
+        stamp = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).replace(tzinfo=None)
+        deleted: dict[str, int] = {}
+        cur = self._db.cursor()
+        try:
+            for table in self.catalog():
+                days = per_table.get(table, default_days)
+                cutoff = stamp - dt.timedelta(days=days)
+                try:
+                    row = cur.execute(
+                        f"DELETE FROM {quote(table)} WHERE TimeGenerated < ?", [cutoff]
+                    ).fetchone()
+                except duckdb.TransactionException as e:  # a conflicting write; next round retries
+                    log.info("table=%s error=%s Retention deferred.", table, e)
+                    continue
+                if row and row[0]:
+                    deleted[table] = int(row[0])
+            cur.execute("DELETE FROM _calypso.batches WHERE received < ?", [stamp - dt.timedelta(days=7)])
+        finally:
+            cur.close()
+        return deleted
+
+    # ---- lifecycle -----------------------------------------------------------------------------------
+    def close(self) -> None:
+        """Finish queued writes, then checkpoint and close the database."""
+        if self._closed:
+            return
+        self._closed = True
+        self._queue.put(_STOP)
+        self._thread.join()
+        try:
+            self._db.execute("CHECKPOINT")
+        finally:
+            self._db.close()
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def _create_sql(table: str, schema: Schema) -> str:
+    cols = ", ".join(f"{quote(c)} {storage_type(t)}" for c, t in schema)
+    return f"CREATE TABLE IF NOT EXISTS {quote(table)} ({cols})"

@@ -14,6 +14,7 @@ from calypso.agent.sources.base import SourceFactory
 SOURCES: dict[str, str] = {
     "heartbeat": "calypso.agent.sources.heartbeat:build",
     "syslog": "calypso.agent.sources.syslog:build",
+    "journald": "calypso.agent.sources.journald:build",
     "perf": "calypso.agent.sources.perf:build",
     "tail": "calypso.agent.sources.tail:build",
 }

@@ -77,7 +77,7 @@ class SyslogConfig:
             tcp=tcp,
             unix=unix,
             unix_stream=unix_stream,
-            allowed=_allowed(raw.get("facilities"), raw.get("levels", {})),
+            allowed=allowed_table(raw.get("facilities"), raw.get("levels", {})),
             timezone=timezone,
             max_message_bytes=_positive(raw, "max_message_bytes", 65536),
             batch_size=_positive(raw, "batch_size", 1000),
@@ -103,7 +103,8 @@ def _positive(raw: Mapping[str, Any], key: str, default: int) -> int:
     return value
 
 
-def _allowed(facilities: Any, levels: Any) -> tuple[bool, ...]:
+def allowed_table(facilities: Any, levels: Any, section: str = "sources.syslog") -> tuple[bool, ...]:
+    """PRI -> passes the filter, from a facility list (None = all) and facility -> minimum severity."""
     try:
         if facilities is None or facilities == "*" or facilities == ["*"]:
             chosen = set(FACILITIES)
@@ -116,7 +117,7 @@ def _allowed(facilities: Any, levels: Any) -> tuple[bool, ...]:
         default_min = severity_code(str(levels["*"])) if "*" in levels else 7
         minimum = {facility_name(str(f)): severity_code(str(s)) for f, s in levels.items() if f != "*"}
     except ValueError as e:
-        raise ValueError(f"sources.syslog: {e}") from None
+        raise ValueError(f"{section}: {e}") from None
     allowed: list[bool] = []
     for code, name in enumerate(FACILITIES):
         for severity in range(8):

@@ -321,7 +321,7 @@ class DiskBuffer:
         if self._mode.each_append:
             fd = self._segments[-1].fd
             assert fd is not None
-            os.fdatasync(fd)
+            segfile.datasync(fd)
         else:
             self._dirty = True
         self._appended += n
@@ -569,7 +569,7 @@ class DiskBuffer:
                 fd = os.dup(fd)
                 self._dirty = False
             try:
-                os.fdatasync(fd)
+                segfile.datasync(fd)
             except OSError as exc:
                 log.error("error=%r Buffer fsync failed.", exc)
                 with self._lock:
@@ -590,7 +590,7 @@ class DiskBuffer:
                 active = self._segments[-1]
                 if active.fd is not None:
                     if self._mode.durable:
-                        os.fdatasync(active.fd)
+                        segfile.datasync(active.fd)
                     os.close(active.fd)
                     active.fd = None
                 self._save_readers()

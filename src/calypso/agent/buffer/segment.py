@@ -28,6 +28,9 @@ from calypso.agent.buffer.state import fsync_dir
 
 CHUNK = 1 << 20
 
+# fdatasync where the OS has it (Linux), fsync elsewhere.
+datasync = getattr(os, "fdatasync", os.fsync)
+
 
 class Segment:
     """In-memory state of one segment file."""
@@ -86,7 +89,7 @@ def seal(seg: Segment, *, durable: bool) -> None:
     """Close an active segment and give it its sealed name (an empty one is deleted instead)."""
     if seg.fd is not None:
         if durable:
-            os.fdatasync(seg.fd)
+            datasync(seg.fd)
         os.close(seg.fd)
         seg.fd = None
     old = seg.path

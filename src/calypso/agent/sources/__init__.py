@@ -17,6 +17,7 @@ SOURCES: dict[str, str] = {
     "journald": "calypso.agent.sources.journald:build",
     "perf": "calypso.agent.sources.perf:build",
     "tail": "calypso.agent.sources.tail:build",
+    "w3c": "calypso.agent.sources.w3c:build",
 }
 
 

@@ -26,11 +26,11 @@ from calypso.agent.sources.tail.watcher import Line, Tailer
 class LineHandler(Protocol):
     """Turns one line (or multi-line record) of a file into a record, or None to skip it."""
 
-    def __call__(self, path: str, text: str, now: str) -> Record | None: ...
+    def __call__(self, path: str, text: str, now: str, end: int) -> Record | None: ...
 
 
 def raw_line(computer: str) -> LineHandler:
-    def handle(path: str, text: str, now: str) -> Record | None:
+    def handle(path: str, text: str, now: str, end: int) -> Record | None:
         return {"TimeGenerated": now, "RawData": text, "FilePath": path, "Computer": computer}
 
     return handle
@@ -76,9 +76,9 @@ class TailSource:
         now = iso(datetime.now(UTC))
         out: list[Record] = []
         handler = self.handler
-        for path, text in lines:
+        for path, text, end in lines:
             try:
-                rec = handler(path, text, now)
+                rec = handler(path, text, now, end)
             except Exception:  # a handler bug on one hostile line must not stop the source
                 rec = None
                 self.ctx.count(f"{self.name}.handler_errors")

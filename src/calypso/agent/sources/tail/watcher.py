@@ -30,8 +30,8 @@ from calypso.agent.sources.tail.multiline import Multiline
 
 CHUNK = 256 * 1024
 
-# (path, text) of one record
-Line = tuple[str, str]
+# (path, text, file offset just after the record) of one record
+Line = tuple[str, str, int]
 
 
 @dataclass
@@ -214,8 +214,8 @@ class Tailer:
                 records = f.splitter.feed(chunk)
                 if f.multiline is not None:
                     records = f.multiline.push(records)
-                for text, _end in records:
-                    out.append((f.path, text))
+                for text, end in records:
+                    out.append((f.path, text, end))
                     nbytes += len(text)
             if got:
                 f.last_data = now
@@ -224,7 +224,7 @@ class Tailer:
                 return out, True
             ml = f.multiline
             if ml is not None and ml.pending and now - f.last_data >= self.config.multiline_timeout:
-                out += [(f.path, text) for text, _ in ml.flush()]
+                out += [(f.path, text, end) for text, end in ml.flush()]
             if f.gone_since is not None and now - f.gone_since >= self.config.rotate_wait:
                 out += self._close(f)
         return out, len(out) >= max_records or nbytes >= max_bytes
@@ -237,7 +237,7 @@ class Tailer:
         os.close(f.fd)
         del self.files[(f.dev, f.ino)]
         self.count("closed")
-        return [(f.path, text) for text, _ in rest]
+        return [(f.path, text, end) for text, end in rest]
 
     def entries(self) -> list[Entry]:
         return [f.entry() for f in self.files.values()]

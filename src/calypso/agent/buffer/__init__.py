@@ -7,19 +7,19 @@ per-reader cursors, recovery after kill -9).
 
 from __future__ import annotations
 
-from calypso.agent.buffer.buffer import (
+from calypso.agent.buffer.buffer import DiskBuffer
+from calypso.agent.buffer.records import (
     FSYNC_MODES,
     BufferClosed,
     BufferFull,
-    BufferLocked,
     BufferStats,
-    DiskBuffer,
     Entry,
     EntryTooLarge,
     FsyncPolicy,
     OverflowPolicy,
     UnknownReader,
 )
+from calypso.agent.buffer.state import BufferLocked
 
 __all__ = [
     "FSYNC_MODES",

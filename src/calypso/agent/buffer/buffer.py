@@ -26,15 +26,13 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import fcntl
 import logging
 import os
 import threading
 from collections import deque
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Literal
 
 from calypso.agent.buffer import segment as segfile
 from calypso.agent.buffer.format import (
@@ -43,70 +41,25 @@ from calypso.agent.buffer.format import (
     SEGMENT_HEADER_SIZE,
     pack_entry,
 )
+from calypso.agent.buffer.records import (
+    FSYNC_MODES,
+    BufferClosed,
+    BufferFull,
+    BufferStats,
+    Entry,
+    EntryTooLarge,
+    FsyncPolicy,
+    OverflowPolicy,
+    UnknownReader,
+)
 from calypso.agent.buffer.recovery import Recovered, recover
 from calypso.agent.buffer.segment import Segment
-from calypso.agent.buffer.state import Cursor, Meta, save_meta, save_readers
+from calypso.agent.buffer.state import Cursor, Meta, lock_directory, save_meta, save_readers
+from calypso.agent.buffer.syncer import IntervalSyncer
 
 log = logging.getLogger(__name__)
 
-FsyncPolicy = Literal["always", "interval", "never"]
-OverflowPolicy = Literal["block", "drop_oldest"]
 SEQ_RESERVE_STEP = 1 << 20
-LOCK_FILE = "lock"
-
-
-class BufferFull(Exception):
-    """The buffer is at its size cap (``overflow="block"``) or the disk is full; retry later."""
-
-
-class EntryTooLarge(ValueError):
-    """An entry (or batch) that could never fit in the buffer, whatever is freed."""
-
-
-class BufferLocked(RuntimeError):
-    """Another process (or another DiskBuffer in this one) has the buffer directory open."""
-
-
-class UnknownReader(KeyError):
-    """A reader name that was never added (or was removed)."""
-
-
-class BufferClosed(RuntimeError):
-    """The buffer was closed."""
-
-
-@dataclass(frozen=True, slots=True)
-class Entry:
-    seq: int
-    payload: bytes
-
-
-@dataclass(frozen=True)
-class BufferStats:
-    bytes: int
-    segments: int
-    entries: int
-    pending: Mapping[str, int]  # entries not yet acked, per reader
-    dropped_entries: int  # since open
-    corrupt_segments: int  # since open
-    appended_entries: int  # since open
-    truncated_bytes: int = 0  # torn-tail bytes removed on open
-    next_seq: int = 0
-    max_bytes: int = 0
-
-
-@dataclass(frozen=True)
-class _FsyncMode:
-    durable: bool  # sync sealed segments, new segment files and state files
-    each_append: bool  # fdatasync before append returns
-    background: bool  # a thread syncs every fsync_interval
-
-
-FSYNC_MODES: dict[str, _FsyncMode] = {
-    "always": _FsyncMode(durable=True, each_append=True, background=False),
-    "interval": _FsyncMode(durable=True, each_append=False, background=True),
-    "never": _FsyncMode(durable=False, each_append=False, background=False),
-}
 
 
 @dataclass
@@ -148,30 +101,24 @@ class DiskBuffer:
         self._max_bytes = max_bytes
         self._segment_bytes = segment_bytes
         self._mode = FSYNC_MODES[fsync]
-        self._interval = fsync_interval
         self._on_overflow = overflow_handlers[overflow]
         self._lock = threading.RLock()
         self._space = threading.Condition(self._lock)
         self._callbacks: list[Callable[[], None]] = []
         self._closed = False
-        self._dirty = False
         self._dropped = 0
         self._appended = 0
         self._dir.mkdir(parents=True, exist_ok=True)
-        self._lock_fd = _lock_directory(self._dir)
+        self._lock_fd = lock_directory(self._dir)
         try:
             rec = recover(self._dir, segment_bytes=segment_bytes, durable=self._mode.durable)
         except BaseException:
             os.close(self._lock_fd)
             raise
         self._adopt(rec)
-        self._stop = threading.Event()
-        self._flusher: threading.Thread | None = None
+        self._syncer: IntervalSyncer | None = None
         if self._mode.background:
-            self._flusher = threading.Thread(
-                target=self._flush_loop, name="calypso-buffer-fsync", daemon=True
-            )
-            self._flusher.start()
+            self._syncer = IntervalSyncer(self._lock, fsync_interval, lambda: self._segments[-1].fd)
 
     # ----------------------------------------------------------------- open
 
@@ -322,8 +269,8 @@ class DiskBuffer:
             fd = self._segments[-1].fd
             assert fd is not None
             segfile.datasync(fd)
-        else:
-            self._dirty = True
+        elif self._syncer is not None:
+            self._syncer.dirty = True
         self._appended += n
         return seqs
 
@@ -430,21 +377,23 @@ class DiskBuffer:
     def _read_segment(
         self, seg: Segment, off: int, seq: int, max_entries: int, max_bytes: int, first: bool
     ) -> segfile.ReadResult:
-        end = seg.readable_end
-        if seg.fd is not None:
-            return segfile.read_range(
-                seg.fd, off, end, seq, max_entries=max_entries, max_bytes=max_bytes, first_may_exceed=first
-            )
         try:
-            fd = os.open(seg.path, os.O_RDONLY)
+            fd = seg.fd if seg.fd is not None else os.open(seg.path, os.O_RDONLY)
         except FileNotFoundError:
             return segfile.ReadResult([], off, error="segment file is missing")
         try:
             return segfile.read_range(
-                fd, off, end, seq, max_entries=max_entries, max_bytes=max_bytes, first_may_exceed=first
+                fd,
+                off,
+                seg.readable_end,
+                seq,
+                max_entries=max_entries,
+                max_bytes=max_bytes,
+                first_may_exceed=first,
             )
         finally:
-            os.close(fd)
+            if fd != seg.fd:
+                os.close(fd)
 
     def _mark_corrupt(self, seg: Segment, offset: int, reason: str) -> None:
         if seg.corrupt_at is None:
@@ -558,30 +507,10 @@ class DiskBuffer:
         if self._closed:
             raise BufferClosed(f"buffer {self._dir} is closed")
 
-    def _flush_loop(self) -> None:
-        while not self._stop.wait(self._interval):
-            with self._lock:
-                if self._closed or not self._dirty:
-                    continue
-                fd = self._segments[-1].fd
-                if fd is None:
-                    continue
-                fd = os.dup(fd)
-                self._dirty = False
-            try:
-                segfile.datasync(fd)
-            except OSError as exc:
-                log.error("error=%r Buffer fsync failed.", exc)
-                with self._lock:
-                    self._dirty = True
-            finally:
-                os.close(fd)
-
     def close(self) -> None:
         """Sync, persist cursors, mark the shutdown clean and release the directory."""
-        self._stop.set()
-        if self._flusher is not None:
-            self._flusher.join()
+        if self._syncer is not None:
+            self._syncer.stop()
         with self._lock:
             if self._closed:
                 return
@@ -604,13 +533,3 @@ class DiskBuffer:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
-
-
-def _lock_directory(directory: Path) -> int:
-    fd = os.open(directory / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
-    try:
-        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except BlockingIOError:
-        os.close(fd)
-        raise BufferLocked(f"buffer directory {directory} is already open in another process") from None
-    return fd

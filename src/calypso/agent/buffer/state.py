@@ -16,6 +16,7 @@ number a reader may have seen before a crash is never reused for a different pay
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import os
 from dataclasses import dataclass
@@ -25,10 +26,15 @@ from typing import Any
 STATE_VERSION = 1
 READERS_FILE = "readers.json"
 META_FILE = "meta.json"
+LOCK_FILE = "lock"
 
 
 class StateError(ValueError):
     """A state file exists but is not valid."""
+
+
+class BufferLocked(RuntimeError):
+    """Another process (or another DiskBuffer in this one) has the buffer directory open."""
 
 
 @dataclass(frozen=True)
@@ -147,3 +153,14 @@ def remove_temporaries(directory: Path) -> None:
     for tmp in directory.glob("*.tmp"):
         with contextlib.suppress(FileNotFoundError):
             tmp.unlink()
+
+
+def lock_directory(directory: Path) -> int:
+    """Take an exclusive lock on the directory (released by the kernel when the process dies)."""
+    fd = os.open(directory / LOCK_FILE, os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        raise BufferLocked(f"buffer directory {directory} is already open in another process") from None
+    return fd

@@ -79,9 +79,10 @@ class Workspace:
         wait_for(lambda: tls_ready(self.port, self.info["ca_cert"]), 30, "the workspace to listen")
 
 
-def spawn(argv: list[str], log: Path) -> subprocess.Popen[bytes]:
+def spawn(argv: list[str], log: Path, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     with log.open("ab") as f:
-        return subprocess.Popen(argv, stdout=f, stderr=subprocess.STDOUT, start_new_session=True)
+        return subprocess.Popen(argv, stdout=f, stderr=subprocess.STDOUT, start_new_session=True,
+                                env={**os.environ, **(env or {})})
 
 
 def stop(proc: subprocess.Popen[bytes], timeout: float = 30) -> int:
@@ -96,11 +97,17 @@ def stop(proc: subprocess.Popen[bytes], timeout: float = 30) -> int:
     return proc.returncode
 
 
+def new_workspace(root: Path) -> Workspace:
+    """Init and serve a workspace under `root` (the caller stops it)."""
+    root.mkdir(parents=True, exist_ok=True)
+    info = json.loads(calypso("workspace", "init", "--data", str(root / "ws")).stdout)
+    ws = Workspace(root / "ws", free_port(), info, None, root / "workspace.log")  # type: ignore[arg-type]
+    ws.start()
+    return ws
+
+
 @pytest.fixture
 def workspace(tmp_path: Path) -> Iterator[Workspace]:
-    data = tmp_path / "ws"
-    info = json.loads(calypso("workspace", "init", "--data", str(data)).stdout)
-    ws = Workspace(data, free_port(), info, None, tmp_path / "workspace.log")  # type: ignore[arg-type]
-    ws.start()
+    ws = new_workspace(tmp_path)
     yield ws
     stop(ws.proc)

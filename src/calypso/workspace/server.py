@@ -12,6 +12,7 @@ import signal
 import ssl
 from collections.abc import Generator
 from pathlib import Path
+from typing import Any
 
 import uvicorn
 
@@ -34,6 +35,16 @@ class _Server(uvicorn.Server):
         finally:
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.remove_signal_handler(sig)
+
+    async def shutdown(self, sockets: Any = None) -> None:
+        # Idle keep-alive TLS connections would hold the shutdown for the TLS close timeout (30 s): drop
+        # them now; connections with a request in flight finish it first.
+        for conn in list(self.server_state.connections):
+            cycle = getattr(conn, "cycle", None)
+            transport = getattr(conn, "transport", None)
+            if transport is not None and (cycle is None or getattr(cycle, "response_complete", False)):
+                transport.abort()
+        await super().shutdown(sockets)
 
     def _stop(self, sig: int) -> None:
         if not self.should_exit:
@@ -73,7 +84,7 @@ def serve(data_dir: Path, listen: str, limits: Limits | None = None) -> int:
         log_level="warning",
         access_log=False,
         lifespan="on",
-        timeout_graceful_shutdown=30,
+        timeout_graceful_shutdown=15,
         proxy_headers=False,
         server_header=False,
     )

@@ -18,6 +18,7 @@ SOURCES: dict[str, str] = {
     "perf": "calypso.agent.sources.perf:build",
     "tail": "calypso.agent.sources.tail:build",
     "w3c": "calypso.agent.sources.w3c:build",
+    "evtx": "calypso.agent.sources.evtx:build",
 }
 
 

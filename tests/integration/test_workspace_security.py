@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 import ssl
@@ -30,7 +31,12 @@ def two(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Serv
     for server in running_server(root):
         other_info = json.loads(workspace_cli("add", "--data", str(server.data)).stdout)
         other = Server(server.data, other_info, server.port, server.proc, server.log)
-        wait_for(lambda: other.client().get("/healthz").json()["workspaces"] == 2, 10, "the new workspace")
+
+        def both_loaded(s: Server = server) -> bool:
+            with s.client() as c:
+                return bool(c.get("/healthz").json()["workspaces"] == 2)
+
+        wait_for(both_loaded, 10, "the new workspace")
         yield server, other
 
 
@@ -42,10 +48,8 @@ def test_tls_1_1_handshake_is_refused(two: tuple[Server, Server]) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", DeprecationWarning)
         ctx.maximum_version = ssl.TLSVersion.TLSv1_1
-    try:
+    with contextlib.suppress(ssl.SSLError):
         ctx.set_ciphers("ALL:@SECLEVEL=0")
-    except ssl.SSLError:
-        pass
     with (
         socket.create_connection(("127.0.0.1", server.port), timeout=5) as raw,
         pytest.raises(ssl.SSLError) as refused,

@@ -1,0 +1,131 @@
+"""Binding state: typed SQL values, relations with Kusto schemas, scopes, and Kusto column naming.
+
+Invariant: a `Rel` always knows its exact ordered output columns and their Kusto types, and its
+SQL selects exactly those columns under those (quoted) names. Name lookups are case-sensitive like
+Kusto's; a miss raises `KqlError("UnknownColumn")` with a did-you-mean hint.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+
+from sqlglot import exp
+
+from . import ast as A
+from .errors import KqlError, did_you_mean
+
+if TYPE_CHECKING:
+    from .dialects.base import Dialect
+
+NUMERIC = frozenset({"int", "long", "real", "decimal"})
+
+
+@dataclass(frozen=True)
+class Typed:
+    sql: exp.Expression
+    type: str
+    is_agg: bool = False
+
+
+@dataclass
+class Rel:
+    sql: exp.Query
+    columns: list[tuple[str, str]]
+    serialized: bool = False
+
+    def types(self) -> dict[str, str]:
+        return dict(self.columns)
+
+
+def col(name: str, table: str | None = None) -> exp.Column:
+    return exp.column(name, table=table, quoted=True)
+
+
+def alias(e: exp.Expression, name: str) -> exp.Expression:
+    return exp.alias_(e, name, quoted=True)
+
+
+@dataclass
+class Context:
+    """Per-compilation state shared by the planner and scalar translation."""
+
+    dialect: Dialect
+    catalog: Mapping[str, list[tuple[str, str]]]
+    now: datetime
+    timespan: tuple[datetime, datetime] | None
+    lets: dict[str, Any] = field(default_factory=dict)
+    counter: int = 0
+    render: dict[str, Any] | None = None
+    plan_tabular: Callable[[Context, A.Tabular], Rel] | None = None
+
+    def fresh(self, prefix: str = "_t") -> str:
+        self.counter += 1
+        return f"{prefix}{self.counter}"
+
+
+@dataclass
+class Scope:
+    """Columns visible to a scalar expression (and, inside join keys, the two sides)."""
+
+    ctx: Context
+    columns: dict[str, str]
+    table: str | None = None
+    sides: dict[str, Scope] | None = None
+    row_context: bool = True
+    locals: dict[str, Typed] = field(default_factory=dict)
+
+    def column(self, name: str, pos: A.Pos) -> Typed:
+        if name in self.locals:
+            return self.locals[name]
+        if name in self.columns:
+            return Typed(col(name, self.table), self.columns[name])
+        raise KqlError(
+            "UnknownColumn",
+            f"Failed to resolve column named '{name}'{did_you_mean(name, self.columns)}",
+            *pos,
+        )
+
+
+def unique_name(name: str, taken: set[str]) -> str:
+    """Kusto's de-duplication: `x`, then `x1`, `x2`, ..."""
+    if name not in taken:
+        return name
+    i = 1
+    while f"{name}{i}" in taken:
+        i += 1
+    return f"{name}{i}"
+
+
+def expr_name(e: A.Expr) -> str | None:
+    """The column name Kusto gives an unnamed expression, or None for `ColumnN`."""
+    if isinstance(e, A.Name):
+        return e.name
+    if isinstance(e, A.Member):
+        base = expr_name(e.target)
+        return f"{base}_{e.name}" if base else None
+    if isinstance(e, A.Index) and isinstance(e.index, A.Literal) and isinstance(e.index.value, str):
+        base = expr_name(e.target)
+        return f"{base}_{e.index.value}" if base else None
+    return None
+
+
+def summarize_key_name(e: A.Expr) -> str | None:
+    """`by bin(TimeGenerated, 1h)` is named `TimeGenerated`, like Kusto."""
+    if isinstance(e, A.Call) and e.name in ("bin", "floor", "bin_at", "round") and e.args:
+        return expr_name(e.args[0])
+    return expr_name(e)
+
+
+def agg_name(e: A.Expr) -> str:
+    """`count()` -> `count_`, `avg(X)` -> `avg_X`, `countif(...)` -> `countif_`."""
+    if isinstance(e, A.Call):
+        fname = e.name.lower()
+        if e.args:
+            inner = expr_name(e.args[0])
+            if inner and fname not in ("countif", "count"):
+                return f"{fname}_{inner}"
+        return f"{fname}_"
+    return expr_name(e) or "Column"

@@ -1,0 +1,180 @@
+"""`compile_query`: KQL text -> one SQL SELECT for a dialect, with Kusto output columns.
+
+Invariant: the only exception that escapes is `KqlError`; any internal failure is reported as a
+`KqlError` naming the position of the query's start rather than a stack trace.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlglot import exp
+from sqlglot.errors import SqlglotError
+
+from . import ast as A
+from . import relational as _relational  # noqa: F401  (registers join, mv-expand, parse, ...)
+from . import sources as _sources  # noqa: F401  (registers table sources)
+from .binder import Context, Rel, Scope, Typed
+from .dialects import DIALECTS
+from .errors import CompiledQuery, KqlError, OutputColumn
+from .parse_ops import parse
+from .planner import plan
+from .scalars import translate
+
+KUSTO_TYPES = ("string", "int", "long", "real", "bool", "datetime", "timespan", "guid", "decimal", "dynamic")
+
+
+def storage_type(kusto_type: str, dialect: str = "duckdb") -> str:
+    """The SQL column type a store must use for `kusto_type` in `dialect`."""
+    d = DIALECTS.get(dialect)
+    if d is None:
+        raise KqlError("UnsupportedOperator", f"Unknown dialect '{dialect}'")
+    if kusto_type not in d.storage:
+        raise KqlError("TypeMismatch", f"Unknown Kusto type '{kusto_type}'")
+    return d.storage_type(kusto_type)
+
+
+def compile_query(
+    text: str,
+    catalog: Mapping[str, Sequence[tuple[str, str]]],
+    *,
+    dialect: str = "duckdb",
+    now: datetime | None = None,
+    timespan: tuple[datetime, datetime] | None = None,
+) -> CompiledQuery:
+    d = DIALECTS.get(dialect)
+    if d is None:
+        raise KqlError("UnsupportedOperator", f"Unknown dialect '{dialect}'")
+    now = now or datetime.now(UTC)
+    if now.tzinfo is not None:
+        now = now.astimezone(UTC)
+    span = None
+    if timespan is not None:
+        span = (_naive(timespan[0]), _naive(timespan[1]))
+    ctx = Context(d, {k: list(v) for k, v in catalog.items()}, now, span)
+    ctx.plan_tabular = plan
+    try:
+        script = parse(text)
+        for let in script.lets:
+            _bind_let(ctx, let)
+        rel = plan(ctx, script.query)
+        sql = rel.sql.sql(dialect=d.sqlglot_dialect)
+    except KqlError:
+        raise
+    except RecursionError:
+        raise KqlError("SyntaxError", "The query is nested too deeply") from None
+    except (
+        SqlglotError,
+        ValueError,
+        TypeError,
+        KeyError,
+        IndexError,
+        AttributeError,
+        AssertionError,
+        OverflowError,
+    ) as e:
+        raise KqlError(
+            "UnsupportedOperator", f"The query could not be compiled: {type(e).__name__}: {e}"
+        ) from None
+    cols = tuple(OutputColumn(n, t) for n, t in rel.columns)
+    return CompiledQuery(sql, cols, ctx.render)
+
+
+def _naive(value: datetime) -> datetime:
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC).replace(tzinfo=None)
+    return value
+
+
+def _bind_let(ctx: Context, let: A.Let) -> None:
+    value = let.value
+    if isinstance(value, A.FunctionDef | A.Tabular):
+        ctx.lets[let.name] = value
+        return
+    if isinstance(value, A.Name) and (
+        value.name in ctx.catalog or isinstance(ctx.lets.get(value.name), A.Tabular | Rel)
+    ):
+        ctx.lets[let.name] = A.TableRef(value.pos, value.name)
+        return
+    if isinstance(value, A.Call) and value.name == "materialize" and value.args:
+        ctx.lets[let.name] = A.Materialize(value.pos, A.TableRef(value.pos, "?"))
+    ctx.lets[let.name] = translate(value, Scope(ctx, {}))
+
+
+def _bind_params(ctx: Context, fdef: A.FunctionDef, args: tuple[A.Expr, ...], pos: A.Pos) -> dict[str, Any]:
+    if len(args) > len(fdef.params):
+        raise KqlError("SyntaxError", "Too many arguments to function", *pos)
+    saved = dict(ctx.lets)
+    bound: dict[str, Any] = {}
+    for i, p in enumerate(fdef.params):
+        if i < len(args):
+            a = args[i]
+            if p.type == "table":
+                bound[p.name] = plan(
+                    ctx,
+                    a.query
+                    if isinstance(a, A.TabularArg)
+                    else A.TableRef(a.pos, a.name)
+                    if isinstance(a, A.Name)
+                    else _fail(a),
+                )
+            else:
+                bound[p.name] = translate(a, Scope(ctx, {}))
+        elif p.default is not None:
+            bound[p.name] = translate(p.default, Scope(ctx, {}))
+        else:
+            raise KqlError("SyntaxError", f"Missing argument '{p.name}'", *pos)
+    ctx.lets.update(bound)
+    for let in fdef.lets:
+        _bind_let(ctx, let)
+    return saved
+
+
+def _fail(a: A.Expr) -> A.Tabular:
+    raise KqlError("TypeMismatch", "Expected a tabular argument", *a.pos)
+
+
+def call_user_tabular(ctx: Context, t: A.FunctionCallTable) -> Rel:
+    fdef = ctx.lets.get(t.name)
+    if not isinstance(fdef, A.FunctionDef):
+        raise KqlError("UnknownFunction", f"Unknown function or table: '{t.name}'", *t.pos)
+    saved = _bind_params(ctx, fdef, t.args, t.pos)
+    try:
+        if not isinstance(fdef.body, A.Tabular):
+            raise KqlError("TypeMismatch", f"Function '{t.name}' does not return a table", *t.pos)
+        return plan(ctx, fdef.body)
+    finally:
+        ctx.lets.clear()
+        ctx.lets.update(saved)
+
+
+def call_user_scalar(call: A.Call, scope: Scope) -> Typed:
+    ctx = scope.ctx
+    fdef = ctx.lets.get(call.name)
+    if isinstance(fdef, A.Tabular):
+        rel = plan(ctx, fdef)
+        q = (
+            exp.select(exp.column(rel.columns[0][0], quoted=True))
+            .from_(rel.sql.subquery(ctx.fresh()))
+            .limit(1)
+        )
+        return Typed(exp.Subquery(this=q), rel.columns[0][1])
+    if not isinstance(fdef, A.FunctionDef):
+        raise KqlError("UnknownFunction", f"Unknown function: '{call.name}'", *call.pos)
+    saved = _bind_params(ctx, fdef, call.args, call.pos)
+    try:
+        if isinstance(fdef.body, A.Tabular):
+            rel = plan(ctx, fdef.body)
+            q = (
+                exp.select(exp.column(rel.columns[0][0], quoted=True))
+                .from_(rel.sql.subquery(ctx.fresh()))
+                .limit(1)
+            )
+            return Typed(exp.Subquery(this=q), rel.columns[0][1])
+        inner = Scope(ctx, scope.columns, scope.table, scope.sides, scope.row_context, scope.locals)
+        return translate(fdef.body, inner)
+    finally:
+        ctx.lets.clear()
+        ctx.lets.update(saved)

@@ -1,0 +1,205 @@
+"""The dialect interface: engine-specific SQL building blocks as sqlglot expressions.
+
+Invariant: methods take and return sqlglot expressions built from values the compiler made; user
+text only ever arrives as `exp.Literal` nodes, so it is escaped by sqlglot's generator.
+Representation shared by all dialects: timespan = BIGINT ticks (100 ns), datetime = timestamp with
+microseconds (UTC), dynamic = JSON text.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlglot import exp
+
+
+def fn(name: str, *args: exp.Expression) -> exp.Expression:
+    """A call of the engine function `name` (spelled exactly, for case-sensitive engines)."""
+    return exp.Anonymous(this=name, expressions=list(args))
+
+
+def lit(value: object) -> exp.Expression:
+    if value is None:
+        return exp.Null()
+    if isinstance(value, bool):
+        return exp.Boolean(this=value)
+    if isinstance(value, int | float):
+        if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
+            return exp.cast(exp.Literal.string(str(value)), "DOUBLE")
+        if value < 0:
+            return exp.Neg(this=exp.Literal.number(-value))
+        return exp.Literal.number(value)
+    return exp.Literal.string(str(value))
+
+
+class Dialect:
+    name = "base"
+    sqlglot_dialect = "duckdb"
+    storage: dict[str, str] = {}
+
+    def storage_type(self, kusto_type: str) -> str:
+        return self.storage[kusto_type]
+
+    # datetimes --------------------------------------------------------------------------------
+    def epoch_us(self, e: exp.Expression) -> exp.Expression:
+        raise NotImplementedError
+
+    def from_epoch_us(self, e: exp.Expression) -> exp.Expression:
+        raise NotImplementedError
+
+    def datetime_literal(self, value: datetime | None) -> exp.Expression:
+        raise NotImplementedError
+
+    def trunc(self, unit: str, e: exp.Expression) -> exp.Expression:
+        raise NotImplementedError
+
+    def date_part(self, part: str, e: exp.Expression) -> exp.Expression:
+        raise NotImplementedError
+
+    def add_months(self, e: exp.Expression, n: exp.Expression) -> exp.Expression:
+        raise NotImplementedError
+
+    def format_datetime_iso(self, e: exp.Expression) -> exp.Expression:
+        raise NotImplementedError
+
+    def parse_datetime(self, e: exp.Expression) -> exp.Expression:
+        raise NotImplementedError
+
+    # strings ----------------------------------------------------------------------------------
+    def strpos(self, hay: exp.Expression, needle: exp.Expression, ci: bool) -> exp.Expression:
+        raise NotImplementedError
+
+    def regex_match(self, s: exp.Expression, pattern: exp.Expression) -> exp.Expression:
+        raise NotImplementedError
+
+    def regex_extract(self, s: exp.Expression, pattern: exp.Expression, group: int) -> exp.Expression:
+        raise NotImplementedError
+
+    def regex_extract_all(self, s: exp.Expression, pattern: exp.Expression) -> exp.Expression:
+        raise NotImplementedError
+
+    def regex_replace(
+        self, s: exp.Expression, pattern: exp.Expression, repl: exp.Expression
+    ) -> exp.Expression:
+        raise NotImplementedError
+
+    def substring(
+        self, s: exp.Expression, start0: exp.Expression, length: exp.Expression | None
+    ) -> exp.Expression:
+        raise NotImplementedError
+
+    def split(self, s: exp.Expression, sep: exp.Expression) -> exp.Expression:
+        raise NotImplementedError
+
+    def str_length(self, s: exp.Expression) -> exp.Expression:
+        raise NotImplementedError
+
+    def replace(self, s: exp.Expression, old: exp.Expression, new: exp.Expression) -> exp.Expression:
+        return fn("replace", s, old, new)
+
+    def concat(self, *args: exp.Expression) -> exp.Expression:
+        return fn("concat", *args)
+
+    def reverse(self, s: exp.Expression) -> exp.Expression:
+        return fn("reverse", s)
+
+    def base64_encode(self, s: exp.Expression) -> exp.Expression:
+        raise NotImplementedError
+
+    def base64_decode(self, s: exp.Expression) -> exp.Expression:
+        raise NotImplementedError
+
+    def hash_md5(self, s: exp.Expression) -> exp.Expression:
+        raise NotImplementedError
+
+    def hash_sha256(self, s: exp.Expression) -> exp.Expression:
+        raise NotImplementedError
+
+    def url_decode(self, s: exp.Expression) -> exp.Expression:
+        raise NotImplementedError
+
+    def url_encode(self, s: exp.Expression) -> exp.Expression:
+        raise NotImplementedError
+
+    # conversions ------------------------------------------------------------------------------
+    def try_cast(self, e: exp.Expression, from_type: str, to_type: str) -> exp.Expression:
+        raise NotImplementedError
+
+    def to_string(self, e: exp.Expression, kusto_type: str) -> exp.Expression:
+        raise NotImplementedError
+
+    # dynamic (JSON text) ----------------------------------------------------------------------
+    def json_get(self, e: exp.Expression, path: list[exp.Expression]) -> exp.Expression:
+        """Element of a JSON value along `path` (string keys, 0-based int indices), as JSON or NULL."""
+        raise NotImplementedError
+
+    def json_to_string(self, e: exp.Expression) -> exp.Expression:
+        raise NotImplementedError
+
+    def json_to_number(self, e: exp.Expression) -> exp.Expression:
+        raise NotImplementedError
+
+    def json_type(self, e: exp.Expression) -> exp.Expression:
+        """Lower-case JSON kind: 'array', 'object', 'string', 'number', 'boolean', 'null'."""
+        raise NotImplementedError
+
+    def json_array_length(self, e: exp.Expression) -> exp.Expression:
+        raise NotImplementedError
+
+    def json_literal(self, text: str) -> exp.Expression:
+        raise NotImplementedError
+
+    def to_json(self, e: exp.Expression, kusto_type: str) -> exp.Expression:
+        """A scalar of `kusto_type` as JSON text."""
+        raise NotImplementedError
+
+    def json_array(self, items: list[exp.Expression]) -> exp.Expression:
+        """JSON array from items that are already JSON text."""
+        raise NotImplementedError
+
+    def json_object(self, pairs: list[tuple[exp.Expression, exp.Expression]]) -> exp.Expression:
+        raise NotImplementedError
+
+    def json_keys(self, e: exp.Expression) -> exp.Expression:
+        raise NotImplementedError
+
+    def json_array_concat(self, items: list[exp.Expression]) -> exp.Expression:
+        raise NotImplementedError
+
+    def json_unnest(self, e: exp.Expression) -> exp.Expression:
+        """Set-returning expansion of a JSON array into its elements (as JSON), for mv-expand."""
+        raise NotImplementedError
+
+    def json_index_of(self, arr: exp.Expression, value: exp.Expression) -> exp.Expression:
+        raise NotImplementedError
+
+    def json_array_contains(self, arr: exp.Expression, value: exp.Expression) -> exp.Expression:
+        raise NotImplementedError
+
+    # aggregates -------------------------------------------------------------------------------
+    def agg(self, name: str, args: list[exp.Expression]) -> exp.Expression:
+        """Aggregates whose spelling differs: arg_max, arg_min, percentile, stdev, variance, any."""
+        raise NotImplementedError
+
+    def make_list(self, e: exp.Expression, kusto_type: str, distinct: bool) -> exp.Expression:
+        raise NotImplementedError
+
+    def count_if(self, cond: exp.Expression) -> exp.Expression:
+        return exp.Sum(this=exp.If(this=cond, true=exp.Literal.number(1), false=exp.Literal.number(0)))
+
+    def agg_if(self, name: str, e: exp.Expression, cond: exp.Expression) -> exp.Expression:
+        return fn(name, exp.If(this=cond, true=e, false=exp.Null()))
+
+    # math -------------------------------------------------------------------------------------
+    def int_div(self, a: exp.Expression, b: exp.Expression) -> exp.Expression:
+        raise NotImplementedError
+
+    def floor_div(self, a: exp.Expression, b: exp.Expression) -> exp.Expression:
+        """floor(a / b) for integers, as an integer."""
+        raise NotImplementedError
+
+    def rand(self) -> exp.Expression:
+        raise NotImplementedError
+
+    def sample_order(self) -> exp.Expression:
+        return self.rand()

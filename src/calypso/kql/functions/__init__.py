@@ -1,0 +1,69 @@
+"""Function registries: one entry per Kusto function name, merged from the family modules.
+
+Invariant: a call resolves only through `SCALARS` or (inside summarize) `AGGREGATES`; an unknown
+name raises `KqlError("UnknownFunction")`, a known but unimplemented one `UnsupportedFunction`.
+No user text ever selects an engine function by name.
+"""
+
+from __future__ import annotations
+
+from .. import ast as A
+from ..binder import Scope, Typed
+from ..errors import KqlError
+from .aggregate import AGGREGATES
+from .base import ScalarFn
+from .datetime import DATETIME
+from .dynamic import DYNAMIC
+from .scalar import SCALAR
+from .string import STRING
+
+SCALARS: dict[str, ScalarFn] = {**SCALAR, **STRING, **DATETIME, **DYNAMIC}
+
+KNOWN_UNSUPPORTED = frozenset(
+    {
+        "series_decompose_anomalies",
+        "series_fit_line",
+        "series_fit_2lines",
+        "series_decompose",
+        "series_outliers",
+        "parse_xml",
+        "parse_csv",
+        "parse_path",
+        "ingestion_time",
+        "row_window_session",
+        "externaldata",
+        "estimate_data_size",
+        "cursor_after",
+        "current_cluster_endpoint",
+        "geo_info_from_ip_address",
+        "hll",
+        "hll_merge",
+        "tdigest",
+        "make_bag_if",
+    }
+)
+
+
+def call_function(call: A.Call, scope: Scope) -> Typed:
+    name = call.name
+    ctx = scope.ctx
+    user = ctx.lets.get(name)
+    if user is not None and not isinstance(user, Typed):
+        from ..compiler import call_user_scalar
+
+        return call_user_scalar(call, scope)
+    if name in AGGREGATES:
+        if scope.row_context:
+            raise KqlError(
+                "TypeMismatch", f"Aggregate function '{name}' can only be used inside summarize", *call.pos
+            )
+        return AGGREGATES[name](call, scope)
+    fn = SCALARS.get(name)
+    if fn is None:
+        if name in KNOWN_UNSUPPORTED:
+            raise KqlError("UnsupportedFunction", f"The function '{name}' is not supported", *call.pos)
+        raise KqlError("UnknownFunction", f"Unknown function: '{name}'", *call.pos)
+    return fn(call, scope)
+
+
+__all__ = ["AGGREGATES", "SCALARS", "call_function"]

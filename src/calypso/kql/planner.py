@@ -1,0 +1,399 @@
+"""Planner: bound tabular operators -> nested sqlglot SELECTs, one layer per operator.
+
+Invariant: each operator takes a `Rel` and returns a new `Rel` whose SQL selects exactly its
+columns, in order, from the previous one as a subquery. Operators dispatch through `OPERATORS`.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Callable
+
+from sqlglot import exp
+
+from . import ast as A
+from .binder import (
+    Context,
+    Rel,
+    Scope,
+    Typed,
+    agg_name,
+    alias,
+    col,
+    expr_name,
+    summarize_key_name,
+    unique_name,
+)
+from .dialects.base import lit
+from .errors import KqlError, did_you_mean
+from .scalars import translate
+
+
+def wrap(rel: Rel, ctx: Context) -> tuple[exp.Select, Scope]:
+    """A new SELECT over `rel` and the scope of its columns."""
+    name = ctx.fresh()
+    return exp.select().from_(rel.sql.subquery(name)), Scope(ctx, rel.types(), name)
+
+
+def select_all(rel: Rel, table: str | None = None) -> list[exp.Expression]:
+    return [col(n, table) for n, _ in rel.columns]
+
+
+def plan(ctx: Context, t: A.Tabular) -> Rel:
+    handler = SOURCES.get(type(t))
+    if handler is None:
+        raise KqlError("UnsupportedOperator", f"Unsupported tabular expression {type(t).__name__}", *t.pos)
+    return handler(ctx, t)
+
+
+def _pipe(ctx: Context, t: A.Tabular) -> Rel:
+    assert isinstance(t, A.Pipe)
+    rel = plan(ctx, t.source)
+    handler = OPERATORS.get(type(t.op))
+    if handler is None:
+        raise KqlError("UnsupportedOperator", f"Unsupported operator {type(t.op).__name__}", *t.op.pos)
+    return handler(ctx, rel, t.op)
+
+
+def _where(ctx: Context, rel: Rel, op: A.Operator) -> Rel:
+    assert isinstance(op, A.Where)
+    q, scope = wrap(rel, ctx)
+    pred = translate(op.predicate, scope)
+    if pred.type == "dynamic":
+        pred = Typed(ctx.dialect.try_cast(pred.sql, "dynamic", "bool"), "bool")
+    return Rel(q.select(*select_all(rel, scope.table)).where(pred.sql), rel.columns, rel.serialized)
+
+
+def _assignments(items: tuple[A.Assign, ...], scope: Scope, taken: set[str]) -> list[tuple[str, Typed]]:
+    out: list[tuple[str, Typed]] = []
+    counter = 1
+    for item in items:
+        if len(item.names) > 1:
+            raise KqlError(
+                "UnsupportedOperator", "Assigning several columns at once is not supported", *item.expr.pos
+            )
+        if isinstance(item.expr, A.Star):
+            raise KqlError("SyntaxError", "'*' is not allowed here", *item.expr.pos)
+        value = translate(item.expr, scope)
+        if value.is_agg:
+            raise KqlError("TypeMismatch", "Aggregates can only be used inside summarize", *item.expr.pos)
+        name = item.names[0] if item.names else expr_name(item.expr)
+        if name is None:
+            while f"Column{counter}" in taken:
+                counter += 1
+            name = f"Column{counter}"
+        out.append((name, value))
+        taken.add(name)
+    return out
+
+
+def _extend(ctx: Context, rel: Rel, op: A.Operator) -> Rel:
+    assert isinstance(op, A.Extend)
+    q, scope = wrap(rel, ctx)
+    new = _assignments(op.items, scope, {n for n, _ in rel.columns})
+    new_names = {n for n, _ in new}
+    cols = [(n, t) for n, t in rel.columns if n not in new_names]
+    exprs = [col(n, scope.table) for n, _ in cols]
+    replaced = {n: v for n, v in new}
+    # An extend that redefines a column keeps the column in place, like Kusto.
+    result: list[tuple[str, str]] = []
+    sel: list[exp.Expression] = []
+    for n, t in rel.columns:
+        if n in replaced:
+            result.append((n, replaced[n].type))
+            sel.append(alias(replaced[n].sql, n))
+        else:
+            result.append((n, t))
+            sel.append(col(n, scope.table))
+    seen = {n for n, _ in rel.columns}
+    final: dict[str, tuple[exp.Expression, str]] = {}
+    for n, v in new:
+        if n not in seen:
+            final[n] = (alias(v.sql, n), v.type)
+    for n, (e, t) in final.items():
+        result.append((n, t))
+        sel.append(e)
+    del exprs
+    return Rel(q.select(*sel), result, rel.serialized)
+
+
+def _project(ctx: Context, rel: Rel, op: A.Operator) -> Rel:
+    assert isinstance(op, A.Project)
+    q, scope = wrap(rel, ctx)
+    new = _assignments(op.items, scope, set())
+    dedup: dict[str, Typed] = {}
+    for n, v in new:
+        dedup[n] = v
+    return Rel(
+        q.select(*[alias(v.sql, n) for n, v in dedup.items()]),
+        [(n, v.type) for n, v in dedup.items()],
+        rel.serialized,
+    )
+
+
+def _match(patterns: tuple[str, ...], rel: Rel, pos: A.Pos) -> list[str]:
+    names = [n for n, _ in rel.columns]
+    out: list[str] = []
+    for p in patterns:
+        hits = [n for n in names if fnmatch.fnmatchcase(n, p)] if "*" in p else [n for n in names if n == p]
+        if not hits and "*" not in p:
+            raise KqlError(
+                "UnknownColumn", f"Failed to resolve column named '{p}'{did_you_mean(p, names)}", *pos
+            )
+        out.extend(h for h in hits if h not in out)
+    return out
+
+
+def _select_cols(
+    ctx: Context, rel: Rel, cols: list[tuple[str, str]], renames: dict[str, str] | None = None
+) -> Rel:
+    q, scope = wrap(rel, ctx)
+    renames = renames or {}
+    sel = [alias(col(renames.get(n, n), scope.table), n) for n, _ in cols]
+    return Rel(q.select(*sel), cols, rel.serialized)
+
+
+def _project_away(ctx: Context, rel: Rel, op: A.Operator) -> Rel:
+    assert isinstance(op, A.ProjectAway)
+    drop = set(_match(op.patterns, rel, op.pos))
+    return _select_cols(ctx, rel, [c for c in rel.columns if c[0] not in drop])
+
+
+def _project_keep(ctx: Context, rel: Rel, op: A.Operator) -> Rel:
+    assert isinstance(op, A.ProjectKeep)
+    keep = set(_match(op.patterns, rel, op.pos))
+    return _select_cols(ctx, rel, [c for c in rel.columns if c[0] in keep])
+
+
+def _project_reorder(ctx: Context, rel: Rel, op: A.Operator) -> Rel:
+    assert isinstance(op, A.ProjectReorder)
+    first = _match(op.patterns, rel, op.pos)
+    types = rel.types()
+    cols = [(n, types[n]) for n in first] + [c for c in rel.columns if c[0] not in first]
+    return _select_cols(ctx, rel, cols)
+
+
+def _project_rename(ctx: Context, rel: Rel, op: A.Operator) -> Rel:
+    assert isinstance(op, A.ProjectRename)
+    types = rel.types()
+    mapping: dict[str, str] = {}
+    for new, old in op.pairs:
+        if old not in types:
+            raise KqlError(
+                "UnknownColumn", f"Failed to resolve column named '{old}'{did_you_mean(old, types)}", *op.pos
+            )
+        mapping[old] = new
+    cols = [(mapping.get(n, n), t) for n, t in rel.columns]
+    renames = {new: old for old, new in mapping.items()}
+    return _select_cols(ctx, rel, cols, renames)
+
+
+def _summarize(ctx: Context, rel: Rel, op: A.Operator) -> Rel:
+    assert isinstance(op, A.Summarize)
+    inner, scope = wrap(rel, ctx)
+    keys: list[tuple[str, Typed]] = []
+    taken: set[str] = set()
+    counter = 1
+    for item in op.by:
+        value = translate(item.expr, scope)
+        name = item.names[0] if item.names else summarize_key_name(item.expr)
+        if name is None:
+            while f"Column{counter}" in taken:
+                counter += 1
+            name = f"Column{counter}"
+        name = unique_name(name, taken)
+        taken.add(name)
+        keys.append((name, value))
+    # stage 1: the keys as hidden columns next to the input columns
+    key_cols = [f"__k{i}" for i in range(len(keys))]
+    stage1 = inner.select(
+        *select_all(rel, scope.table), *[alias(v.sql, k) for k, (_, v) in zip(key_cols, keys, strict=True)]
+    )
+    t1 = ctx.fresh()
+    agg_scope = Scope(ctx, rel.types(), t1, row_context=False)
+    out_cols: list[tuple[str, str]] = [(n, v.type) for n, v in keys]
+    sel: list[exp.Expression] = [alias(col(k, t1), n) for k, (n, _) in zip(key_cols, keys, strict=True)]
+    for item in op.aggregates:
+        e = item.expr
+        if isinstance(e, A.Call) and e.name in ("arg_max", "arg_min") and scope.row_context is not False:
+            for n, v in _arg_extreme(e, agg_scope, item.names, taken, rel):
+                out_cols.append((n, v.type))
+                sel.append(alias(v.sql, n))
+            continue
+        value = translate(e, agg_scope)
+        if not value.is_agg:
+            raise KqlError("TypeMismatch", "Summarize expressions must contain an aggregate function", *e.pos)
+        name = unique_name(item.names[0] if item.names else agg_name(e), taken)
+        taken.add(name)
+        out_cols.append((name, value.type))
+        sel.append(alias(value.sql, name))
+    q = exp.select(*sel).from_(stage1.subquery(t1))
+    if keys:
+        q = q.group_by(*[col(k, t1) for k in key_cols])
+    return Rel(q, out_cols)
+
+
+def _arg_extreme(
+    e: A.Call, scope: Scope, names: tuple[str, ...], taken: set[str], rel: Rel
+) -> list[tuple[str, Typed]]:
+    if len(e.args) < 2:
+        raise KqlError("SyntaxError", f"{e.name}() expects an expression and the columns to return", *e.pos)
+    row = Scope(scope.ctx, scope.columns, scope.table)
+    by = translate(e.args[0], row)
+    out: list[tuple[str, Typed]] = []
+    first = names[0] if names else (expr_name(e.args[0]) or f"{e.name}_")
+    by_agg = exp.Max(this=by.sql) if e.name == "arg_max" else exp.Min(this=by.sql)
+    out.append((unique_name(first, taken), Typed(by_agg, by.type, True)))
+    taken.add(out[-1][0])
+    rest: list[tuple[str, A.Expr]] = []
+    for a in e.args[1:]:
+        if isinstance(a, A.Star):
+            rest.extend((n, A.Name(a.pos, n)) for n, _ in rel.columns if n not in taken)
+        else:
+            rest.append((expr_name(a) or "Column1", a))
+    for n, a in rest:
+        if n in taken:
+            continue
+        v = translate(a, row)
+        out.append((n, Typed(scope.ctx.dialect.agg(e.name, [v.sql, by.sql]), v.type, True)))
+        taken.add(n)
+    return out
+
+
+def _sort(ctx: Context, rel: Rel, op: A.Operator) -> Rel:
+    assert isinstance(op, A.Sort)
+    q, scope = wrap(rel, ctx)
+    order = [
+        exp.Ordered(this=translate(k.expr, scope).sql, desc=k.desc, nulls_first=k.nulls_first)
+        for k in op.keys
+    ]
+    return Rel(q.select(*select_all(rel, scope.table)).order_by(*order), rel.columns, True)
+
+
+def _limit_value(ctx: Context, e: A.Expr) -> exp.Expression:
+    v = translate(e, Scope(ctx, {}))
+    return v.sql
+
+
+def _take(ctx: Context, rel: Rel, op: A.Operator) -> Rel:
+    assert isinstance(op, A.Take)
+    q, scope = wrap(rel, ctx)
+    return Rel(
+        q.select(*select_all(rel, scope.table)).limit(_limit_value(ctx, op.count)),
+        rel.columns,
+        rel.serialized,
+    )
+
+
+def _top(ctx: Context, rel: Rel, op: A.Operator) -> Rel:
+    assert isinstance(op, A.Top)
+    q, scope = wrap(rel, ctx)
+    k = op.key
+    order = exp.Ordered(this=translate(k.expr, scope).sql, desc=k.desc, nulls_first=k.nulls_first)
+    q = q.select(*select_all(rel, scope.table)).order_by(order).limit(_limit_value(ctx, op.count))
+    return Rel(q, rel.columns, True)
+
+
+def _count(ctx: Context, rel: Rel, op: A.Operator) -> Rel:
+    q, _ = wrap(rel, ctx)
+    return Rel(q.select(alias(exp.Count(this=exp.Star()), "Count")), [("Count", "long")])
+
+
+def _distinct(ctx: Context, rel: Rel, op: A.Operator) -> Rel:
+    assert isinstance(op, A.Distinct)
+    if len(op.items) == 1 and isinstance(op.items[0], A.Star):
+        q, scope = wrap(rel, ctx)
+        return Rel(q.select(*select_all(rel, scope.table)).distinct(), rel.columns)
+    projected = _project(ctx, rel, A.Project(op.pos, tuple(A.Assign((), e) for e in op.items)))
+    q, scope = wrap(projected, ctx)
+    return Rel(q.select(*select_all(projected, scope.table)).distinct(), projected.columns)
+
+
+def _render(ctx: Context, rel: Rel, op: A.Operator) -> Rel:
+    assert isinstance(op, A.Render)
+    ctx.render = {"visualization": op.visualization, **dict(op.properties)}
+    return rel
+
+
+def _serialize(ctx: Context, rel: Rel, op: A.Operator) -> Rel:
+    assert isinstance(op, A.Serialize)
+    if op.items:
+        rel = _extend(ctx, rel, A.Extend(op.pos, op.items))
+    rel.serialized = True
+    return rel
+
+
+def _as(ctx: Context, rel: Rel, op: A.Operator) -> Rel:
+    return rel
+
+
+def _sample(ctx: Context, rel: Rel, op: A.Operator) -> Rel:
+    assert isinstance(op, A.Sample)
+    q, scope = wrap(rel, ctx)
+    q = (
+        q.select(*select_all(rel, scope.table))
+        .order_by(ctx.dialect.sample_order())
+        .limit(_limit_value(ctx, op.count))
+    )
+    return Rel(q, rel.columns)
+
+
+def _getschema(ctx: Context, rel: Rel, op: A.Operator) -> Rel:
+    rows = [
+        exp.select(
+            alias(lit(n), "ColumnName"),
+            alias(lit(i), "ColumnOrdinal"),
+            alias(lit(_DATATYPES[t]), "DataType"),
+            alias(lit(t), "ColumnType"),
+        )
+        for i, (n, t) in enumerate(rel.columns)
+    ]
+    q: exp.Query = rows[0]
+    for r in rows[1:]:
+        q = exp.union(q, r, distinct=False)
+    return Rel(
+        exp.select("*").from_(q.subquery(ctx.fresh())).order_by(exp.column("ColumnOrdinal", quoted=True)),
+        [
+            ("ColumnName", "string"),
+            ("ColumnOrdinal", "int"),
+            ("DataType", "string"),
+            ("ColumnType", "string"),
+        ],
+    )
+
+
+_DATATYPES = {
+    "string": "System.String",
+    "int": "System.Int32",
+    "long": "System.Int64",
+    "real": "System.Double",
+    "bool": "System.SByte",
+    "datetime": "System.DateTime",
+    "timespan": "System.TimeSpan",
+    "guid": "System.Guid",
+    "decimal": "System.Data.SqlTypes.SqlDecimal",
+    "dynamic": "System.Object",
+}
+
+OPERATORS: dict[type, Callable[[Context, Rel, A.Operator], Rel]] = {
+    A.Where: _where,
+    A.Extend: _extend,
+    A.Project: _project,
+    A.ProjectAway: _project_away,
+    A.ProjectKeep: _project_keep,
+    A.ProjectReorder: _project_reorder,
+    A.ProjectRename: _project_rename,
+    A.Summarize: _summarize,
+    A.Sort: _sort,
+    A.Take: _take,
+    A.Top: _top,
+    A.Count: _count,
+    A.Distinct: _distinct,
+    A.Render: _render,
+    A.Serialize: _serialize,
+    A.As: _as,
+    A.Sample: _sample,
+    A.GetSchema: _getschema,
+}
+
+SOURCES: dict[type, Callable[[Context, A.Tabular], Rel]] = {A.Pipe: _pipe}

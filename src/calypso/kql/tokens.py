@@ -1,0 +1,308 @@
+"""KQL tokenizer: text -> tokens with 1-based line/column positions.
+
+Invariant: every character of the input is either skipped (whitespace, `//` comments) or part of
+exactly one token; a character that starts no token raises `KqlError("SyntaxError")` at its position.
+Hyphenated operator names (`project-away`, `mv-expand`, ...) and negated string operators
+(`!has`, `!contains`, `!in~`) are single tokens.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .errors import KqlError
+
+IDENT = "ident"
+NUMBER = "number"
+TIMESPAN = "timespan"
+STRING = "string"
+OP = "op"
+EOF = "eof"
+
+HYPHENATED = frozenset(
+    {
+        "project-away",
+        "project-rename",
+        "project-reorder",
+        "project-keep",
+        "mv-expand",
+        "mv-apply",
+        "parse-kv",
+        "parse-where",
+        "make-series",
+        "top-nested",
+        "top-hitters",
+    }
+)
+
+NEGATABLE = frozenset(
+    {
+        "has",
+        "has_cs",
+        "hasprefix",
+        "hasprefix_cs",
+        "hassuffix",
+        "hassuffix_cs",
+        "contains",
+        "contains_cs",
+        "startswith",
+        "startswith_cs",
+        "endswith",
+        "endswith_cs",
+        "in",
+        "in~",
+        "between",
+        "has_any",
+        "has_all",
+        "matches",
+    }
+)
+
+# Longest first so that `==` wins over `=`.
+PUNCT = (
+    "=~",
+    "!~",
+    "==",
+    "!=",
+    "<>",
+    "<=",
+    ">=",
+    "=>",
+    "..",
+    "|",
+    "(",
+    ")",
+    "[",
+    "]",
+    "{",
+    "}",
+    ",",
+    ";",
+    "=",
+    "<",
+    ">",
+    "+",
+    "-",
+    "*",
+    "/",
+    "%",
+    ".",
+    ":",
+    "!",
+    "?",
+)
+
+TIMESPAN_UNITS = {
+    "d": 864_000_000_000,
+    "day": 864_000_000_000,
+    "days": 864_000_000_000,
+    "h": 36_000_000_000,
+    "hr": 36_000_000_000,
+    "hrs": 36_000_000_000,
+    "hour": 36_000_000_000,
+    "hours": 36_000_000_000,
+    "m": 600_000_000,
+    "min": 600_000_000,
+    "minute": 600_000_000,
+    "minutes": 600_000_000,
+    "s": 10_000_000,
+    "sec": 10_000_000,
+    "second": 10_000_000,
+    "seconds": 10_000_000,
+    "ms": 10_000,
+    "milli": 10_000,
+    "millis": 10_000,
+    "millisecond": 10_000,
+    "milliseconds": 10_000,
+    "microsecond": 10,
+    "microseconds": 10,
+    "tick": 1,
+    "ticks": 1,
+}
+
+
+@dataclass(frozen=True)
+class Token:
+    kind: str
+    text: str
+    value: object
+    line: int
+    column: int
+    offset: int
+
+
+def _ident_char(c: str) -> bool:
+    return c.isalnum() or c == "_"
+
+
+class _Lexer:
+    def __init__(self, text: str) -> None:
+        self.text = text
+        self.pos = 0
+        self.line = 1
+        self.line_start = 0
+        self.tokens: list[Token] = []
+
+    def error(self, message: str, pos: int) -> KqlError:
+        line = self.text.count("\n", 0, pos) + 1
+        col = pos - (self.text.rfind("\n", 0, pos) + 1) + 1
+        return KqlError("SyntaxError", message, line, col)
+
+    def emit(self, kind: str, start: int, value: object) -> None:
+        line = self.text.count("\n", 0, start) + 1
+        col = start - (self.text.rfind("\n", 0, start) + 1) + 1
+        self.tokens.append(Token(kind, self.text[start : self.pos], value, line, col, start))
+
+    def run(self) -> list[Token]:
+        text = self.text
+        n = len(text)
+        while True:
+            while self.pos < n and (text[self.pos].isspace() or text.startswith("//", self.pos)):
+                if text[self.pos].isspace():
+                    self.pos += 1
+                else:
+                    end = text.find("\n", self.pos)
+                    self.pos = n if end < 0 else end
+            if self.pos >= n:
+                self.emit(EOF, self.pos, None)
+                return self.tokens
+            self.step()
+
+    def step(self) -> None:
+        text = self.text
+        start = self.pos
+        c = text[start]
+        if c in "@" and start + 1 < len(text) and text[start + 1] in "\"'":
+            self.pos += 1
+            self.string(start, verbatim=True)
+        elif c in "hH" and start + 1 < len(text) and text[start + 1] in "\"'":
+            self.pos += 1  # obfuscated string literal h"..."
+            self.string(start, verbatim=False)
+        elif c in "\"'":
+            self.string(start, verbatim=False)
+        elif text.startswith("```", start) or text.startswith("~~~", start):
+            fence = text[start : start + 3]
+            end = text.find(fence, start + 3)
+            if end < 0:
+                raise self.error("Unterminated multi-line string literal", start)
+            self.pos = end + 3
+            self.emit(STRING, start, text[start + 3 : end])
+        elif c.isdigit() or (c == "." and start + 1 < len(text) and text[start + 1].isdigit()):
+            self.number(start)
+        elif _ident_char(c) or c == "$":
+            self.ident(start)
+        elif c == "!" and start + 1 < len(text) and text[start + 1].isalpha():
+            self.pos += 1
+            self.ident(start + 1)
+            word = self.tokens.pop()
+            name = word.text + ("~" if text.startswith("~", self.pos) and word.text == "in" else "")
+            if name not in NEGATABLE:
+                raise self.error(f"Unexpected '!{word.text}'", start)
+            self.pos = start + 1 + len(name)
+            self.emit(OP, start, "!" + name)
+        else:
+            for p in PUNCT:
+                if text.startswith(p, start):
+                    self.pos += len(p)
+                    self.emit(OP, start, p)
+                    return
+            raise self.error(f"Unexpected character {c!r}", start)
+
+    def string(self, start: int, *, verbatim: bool) -> None:
+        text = self.text
+        quote = text[self.pos]
+        self.pos += 1
+        out: list[str] = []
+        while True:
+            if self.pos >= len(text) or text[self.pos] == "\n":
+                raise self.error("Unterminated string literal", start)
+            c = text[self.pos]
+            if c == quote:
+                if verbatim and text.startswith(quote * 2, self.pos):
+                    out.append(quote)
+                    self.pos += 2
+                    continue
+                self.pos += 1
+                break
+            if c == "\\" and not verbatim:
+                if self.pos + 1 >= len(text):
+                    raise self.error("Unterminated string literal", start)
+                esc = text[self.pos + 1]
+                self.pos += 2
+                mapping = {"n": "\n", "t": "\t", "r": "\r", "\\": "\\", '"': '"', "'": "'", "0": "\0"}
+                if esc == "u" and self.pos + 4 <= len(text):
+                    try:
+                        out.append(chr(int(text[self.pos : self.pos + 4], 16)))
+                    except ValueError:
+                        raise self.error("Invalid \\u escape", self.pos - 2) from None
+                    self.pos += 4
+                else:
+                    out.append(mapping.get(esc, "\\" + esc))
+                continue
+            out.append(c)
+            self.pos += 1
+        self.emit(STRING, start, "".join(out))
+
+    def number(self, start: int) -> None:
+        text = self.text
+        if text.startswith(("0x", "0X"), start):
+            self.pos += 2
+            while self.pos < len(text) and text[self.pos] in "0123456789abcdefABCDEF":
+                self.pos += 1
+            self.emit(NUMBER, start, int(text[start + 2 : self.pos], 16))
+            return
+        while self.pos < len(text) and text[self.pos].isdigit():
+            self.pos += 1
+        is_real = False
+        if text.startswith(".", self.pos) and not text.startswith("..", self.pos):
+            is_real = True
+            self.pos += 1
+            while self.pos < len(text) and text[self.pos].isdigit():
+                self.pos += 1
+        if self.pos < len(text) and text[self.pos] in "eE":
+            j = self.pos + 1
+            if j < len(text) and text[j] in "+-":
+                j += 1
+            if j < len(text) and text[j].isdigit():
+                is_real = True
+                self.pos = j
+                while self.pos < len(text) and text[self.pos].isdigit():
+                    self.pos += 1
+        num_text = text[start : self.pos]
+        j = self.pos
+        while j < len(text) and text[j].isalpha():
+            j += 1
+        unit = text[self.pos : j]
+        if unit:
+            if unit.lower() not in TIMESPAN_UNITS:
+                raise self.error(f"Invalid number literal '{text[start:j]}'", start)
+            self.pos = j
+            ticks = round(float(num_text) * TIMESPAN_UNITS[unit.lower()])
+            self.emit(TIMESPAN, start, ticks)
+            return
+        self.emit(NUMBER, start, float(num_text) if is_real else int(num_text))
+
+    def ident(self, start: int) -> None:
+        text = self.text
+        self.pos = start + 1
+        while self.pos < len(text) and _ident_char(text[self.pos]):
+            self.pos += 1
+        word = text[start : self.pos]
+        for h in HYPHENATED:
+            if text.startswith(h, start) and (
+                start + len(h) >= len(text) or not _ident_char(text[start + len(h)])
+            ):
+                if h.startswith(word + "-") or h.startswith(word + "."):
+                    self.pos = start + len(h)
+                    word = h
+                    break
+        if word == "in" and text.startswith("~", self.pos):
+            self.pos += 1
+            self.emit(OP, start, "in~")
+            return
+        self.emit(IDENT, start, word)
+
+
+def tokenize(text: str) -> list[Token]:
+    """All tokens of `text`, ending with one `EOF` token."""
+    return _Lexer(text).run()

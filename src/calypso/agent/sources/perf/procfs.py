@@ -108,7 +108,7 @@ def parse_diskstats(text: str) -> Parsed[dict[str, DiskIO]]:
         if not parts:
             continue
         nums = [_int(p) for p in parts[3:10]]
-        if len(parts) < 10 or any(n is None for n in nums):
+        if len(parts) < 10 or any(n is None or n < 0 for n in nums):
             bad += 1
             continue
         r, _rm, sr, _rt, w, _wm, sw = (n or 0 for n in nums)
@@ -136,7 +136,7 @@ def parse_net_dev(text: str) -> Parsed[dict[str, NetIO]]:
         if not sep or "|" in line:
             continue
         nums = [_int(p) for p in rest.split()]
-        if len(nums) < 16 or any(n is None for n in nums) or not name.strip():
+        if len(nums) < 16 or any(n is None or n < 0 for n in nums) or not name.strip():
             bad += 1
             continue
         n = [x or 0 for x in nums]

@@ -1,0 +1,55 @@
+"""Hypothesis fuzz of the line splitter: however bytes are chunked, the lines and offsets are the same."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from calypso.agent.sources.tail.lines import LineSplitter, detect
+
+
+def split_all(
+    data: bytes, cuts: list[int], codec: str = "utf-8", max_line: int = 4096
+) -> list[tuple[str, int]]:
+    s = LineSplitter(codec, max_line, 0)
+    out: list[tuple[str, int]] = []
+    pos = 0
+    for c in [*sorted(set(cuts)), len(data)]:
+        if c > pos:
+            out += s.feed(data[pos:c])
+            pos = c
+    return out
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.binary(max_size=3000), st.lists(st.integers(0, 3000), max_size=10))
+def test_chunking_never_changes_lines(data: bytes, cuts: list[int]) -> None:
+    whole = split_all(data, [])
+    assert split_all(data, [c for c in cuts if c <= len(data)]) == whole
+    # every complete line comes out, and offsets point just after each newline
+    assert len(whole) == data.count(b"\n")
+    assert all(data[end - 1 : end] == b"\n" for _, end in whole)
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.lists(st.text(alphabet=st.characters(blacklist_characters="\n\r\x00"), max_size=40), max_size=20),
+    st.lists(st.integers(0, 2000), max_size=8),
+)
+def test_utf16_roundtrip(lines: list[str], cuts: list[int]) -> None:
+    data = "".join(f"{line}\n" for line in lines).encode("utf-16-le")
+    got = split_all(data, [c for c in cuts if c <= len(data)], codec="utf-16-le", max_line=1 << 20)
+    assert [t for t, _ in got] == lines
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.binary(max_size=5000))
+def test_lines_never_exceed_limit(data: bytes) -> None:
+    for text, _ in split_all(data, [100, 900], max_line=64):
+        assert len(text.encode("utf-8", "surrogatepass")) <= 64 * 3  # 64 bytes -> at most 64 chars
+
+
+def test_bom_detection() -> None:
+    assert detect(b"\xff\xfeh\x00", "utf-8") == ("utf-16-le", 2)
+    assert detect(b"\xef\xbb\xbfx", "utf-16") == ("utf-8", 3)
+    assert detect(b"plain", "utf-16") == ("utf-16-le", 0)

@@ -226,7 +226,7 @@ class DiskBuffer:
         seg = self._segments[0]
         nxt = self._segments[1]
         floor = min((r.acked for r in self._readers.values()), default=seg.first - 1)
-        lost = max(0, seg.last - max(floor, seg.first - 1))
+        lost = max(0, seg.live_last - max(floor, seg.first - 1))
         start = (nxt.first, SEGMENT_HEADER_SIZE, nxt.first)
         for r in self._readers.values():
             if r.acked < seg.last:
@@ -365,7 +365,7 @@ class DiskBuffer:
                 seq += len(res.entries)
                 off = res.offset
                 if res.error is not None:
-                    self._mark_corrupt(seg, off, res.error)
+                    self._mark_corrupt(seg, off, seq, res.error)
                     continue
                 if not res.entries or off < seg.readable_end:
                     break
@@ -395,7 +395,8 @@ class DiskBuffer:
             if fd != seg.fd:
                 os.close(fd)
 
-    def _mark_corrupt(self, seg: Segment, offset: int, reason: str) -> None:
+    def _mark_corrupt(self, seg: Segment, offset: int, seq: int, reason: str) -> None:
+        """Entries of ``seg`` from ``offset`` (entry ``seq``) on are unreadable: skip them, count once."""
         if seg.corrupt_at is None:
             self._corrupt += 1
             log.error(
@@ -404,19 +405,20 @@ class DiskBuffer:
                 offset,
                 reason,
             )
-        seg.corrupt_at = offset if seg.corrupt_at is None else min(seg.corrupt_at, offset)
+        if seg.corrupt_at is None or offset < seg.corrupt_at:
+            seg.corrupt_at, seg.lost_from = offset, seq
         if seg is self._segments[-1]:
             self._roll()  # new appends must not land behind the corruption
 
     def _position_for(self, target: int) -> tuple[int, int, int]:
         """Position (segment, offset, seq there) of the first retained entry with seq >= target."""
         for seg in self._segments:
-            if seg.last >= target or seg is self._segments[-1]:
+            if seg.live_last >= target or seg is self._segments[-1]:
                 if target <= seg.first:
                     return seg.first, SEGMENT_HEADER_SIZE, seg.first
                 off, ok = segfile.find_offset(seg, target)
                 if not ok:
-                    self._mark_corrupt(seg, off, f"cannot locate entry {target}")
+                    self._mark_corrupt(seg, off, seg.first, f"cannot locate entry {target}")
                     return seg.first, seg.readable_end, target
                 return seg.first, off, target
         raise AssertionError("the buffer always has an active segment")
@@ -457,7 +459,7 @@ class DiskBuffer:
             return
         floor = min(r.acked for r in self._readers.values())
         freed = False
-        while len(self._segments) > 1 and self._segments[0].last <= floor:
+        while len(self._segments) > 1 and self._segments[0].live_last <= floor:
             self._remove_first()
             freed = True
         if freed:
@@ -487,13 +489,13 @@ class DiskBuffer:
     def stats(self) -> BufferStats:
         with self._lock:
             pending = {
-                name: sum(max(0, s.last - max(s.first - 1, r.acked)) for s in self._segments)
+                name: sum(max(0, s.live_last - max(s.first - 1, r.acked)) for s in self._segments)
                 for name, r in self._readers.items()
             }
             return BufferStats(
                 bytes=self._total,
                 segments=len(self._segments),
-                entries=sum(s.count for s in self._segments),
+                entries=sum(max(0, s.live_last - s.first + 1) for s in self._segments),
                 pending=pending,
                 dropped_entries=self._dropped,
                 corrupt_segments=self._corrupt,

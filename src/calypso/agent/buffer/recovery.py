@@ -63,7 +63,7 @@ def recover(directory: Path, *, segment_bytes: int, durable: bool) -> Recovered:
             seg = Segment(directory, first, last, path.stat().st_size, sealed=True)
             if not _header_ok(path, first):
                 corrupt += 1
-                seg.corrupt_at = 0
+                seg.corrupt_at, seg.lost_from = 0, first
                 log.error("segment=%s Corrupt buffer segment header, skipping the segment.", name)
             segments.append(seg)
             continue
@@ -107,8 +107,11 @@ def recover(directory: Path, *, segment_bytes: int, durable: bool) -> Recovered:
                 found.valid_end,
                 found.error,
             )
-        if seg.count == 0 and seg.corrupt_at is None:
-            path.unlink()
+        if seg.count == 0:
+            if seg.corrupt_at is None:
+                path.unlink()
+            else:
+                os.replace(path, path.with_name(name + ".corrupt"))
             continue
         seg.sealed = True
         os.replace(path, seg.path)

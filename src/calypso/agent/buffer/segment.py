@@ -35,7 +35,7 @@ datasync = getattr(os, "fdatasync", os.fsync)
 class Segment:
     """In-memory state of one segment file."""
 
-    __slots__ = ("corrupt_at", "directory", "fd", "first", "last", "sealed", "size")
+    __slots__ = ("corrupt_at", "directory", "fd", "first", "last", "lost_from", "sealed", "size")
 
     def __init__(self, directory: Path, first: int, last: int, size: int, *, sealed: bool) -> None:
         self.directory = directory
@@ -44,6 +44,7 @@ class Segment:
         self.size = size
         self.sealed = sealed
         self.corrupt_at: int | None = None
+        self.lost_from: int | None = None  # first seq made unreadable by the corruption
         self.fd: int | None = None  # open for append while active
 
     @property
@@ -53,6 +54,11 @@ class Segment:
     @property
     def count(self) -> int:
         return max(0, self.last - self.first + 1)
+
+    @property
+    def live_last(self) -> int:
+        """The last entry that can still be read (``last`` unless a corruption cut the segment short)."""
+        return self.last if self.lost_from is None else min(self.last, self.lost_from - 1)
 
     @property
     def readable_end(self) -> int:

@@ -99,6 +99,46 @@ def test_corrupt_middle_segment_is_reported_skipped_and_the_rest_delivered(
     assert b2.read("one")[-1].seq == seq
 
 
+def test_lost_entries_do_not_stay_pending_forever(make: Make, tmp_path: Path) -> None:
+    d = tmp_path / "buf"
+    b = make(d, segment_bytes=100_000)
+    b.add_reader("ws")
+    b.append_many([_payload(i) for i in range(20)])
+    b.close()
+    seg = _segments(d)[-1]
+    with seg.open("r+b") as f:  # damage entry 15 of the only segment
+        f.seek(SEGMENT_HEADER_SIZE + 14 * (ENTRY_HEADER_SIZE + len(_payload(0))) + ENTRY_HEADER_SIZE)
+        f.write(b"XX")
+    b2 = make(d, segment_bytes=100_000)
+    got = [e.seq for e in b2.read("ws", max_entries=1000)]
+    assert got == list(range(1, 15))  # reopening truncated the damaged tail of the last segment
+    b2.ack("ws", got[-1])
+    st = b2.stats()
+    assert st.pending == {"ws": 0} and st.truncated_bytes > 0
+    b3_seq = b2.append(b"new")
+    assert [e.seq for e in b2.read("ws")] == [b3_seq]
+
+
+def test_corruption_found_while_reading_releases_the_lost_entries(make: Make, tmp_path: Path) -> None:
+    d = tmp_path / "buf"
+    b = make(d, segment_bytes=600)
+    b.add_reader("ws")
+    b.append_many([_payload(i) for i in range(12)])
+    sealed = _segments(d)[0]
+    last = int(sealed.name.removesuffix(".seg").split("-")[1])
+    with sealed.open("r+b") as f:  # damaged while the buffer is running: found by the reader
+        f.seek(-3, os.SEEK_END)
+        f.write(b"!!!")
+    got: list[int] = []
+    while entries := b.read("ws"):
+        got += [e.seq for e in entries]
+        b.ack("ws", entries[-1].seq)
+    assert last not in got and len(got) == 11
+    st = b.stats()
+    assert st.corrupt_segments == 1 and st.pending == {"ws": 0}
+    assert not sealed.exists()  # freed: nothing readable in it is left unacknowledged
+
+
 def test_corrupt_header_of_a_middle_segment_skips_that_segment(make: Make, tmp_path: Path) -> None:
     d = tmp_path / "buf"
     b = make(d, segment_bytes=600)

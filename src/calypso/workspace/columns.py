@@ -2,8 +2,8 @@
 
 Invariant: `to_arrow(values, kusto_type)` either returns an Arrow array of exactly `len(values)` items
 whose type DuckDB inserts into the column `storage_type(kusto_type)` without loss, or raises
-`ColumnError` naming the first offending row. Datetimes are naive UTC microseconds; dynamic values are
-JSON text; guid/decimal are validated text that DuckDB casts.
+`ColumnError` naming the first offending row. Datetimes are naive UTC microseconds; timespans are 100 ns
+ticks (int64); dynamic values are JSON text; guid/decimal are validated text that DuckDB casts.
 """
 
 from __future__ import annotations
@@ -125,27 +125,26 @@ def _datetime_column(values: Sequence[Any]) -> pa.Array:
 _TIMESPAN = re.compile(r"^(-)?(?:(\d+)\.)?(\d{1,2}):(\d{2}):(\d{2})(?:\.(\d{1,7}))?$")
 
 
-def parse_timespan(v: Any) -> dt.timedelta:
+TICKS_PER_SECOND = 10_000_000
+
+
+def parse_timespan(v: Any) -> int:
+    """A Kusto timespan (`[-][d.]hh:mm:ss[.fffffff]`, a timedelta, or seconds) as 100 ns ticks."""
     if isinstance(v, dt.timedelta):
-        return v
+        return (v.days * 86400 + v.seconds) * TICKS_PER_SECOND + v.microseconds * 10
     if isinstance(v, bool):
         raise TypeError
     if isinstance(v, int | float):
-        return dt.timedelta(seconds=v)
+        return round(v * TICKS_PER_SECOND)
     if not isinstance(v, str):
         raise TypeError
     m = _TIMESPAN.match(v.strip())
     if not m:
         raise ValueError
     sign, days, hours, minutes, seconds, frac = m.groups()
-    delta = dt.timedelta(
-        days=int(days or 0),
-        hours=int(hours),
-        minutes=int(minutes),
-        seconds=int(seconds),
-        microseconds=int((frac or "0").ljust(7, "0")[:6]),
-    )
-    return -delta if sign else delta
+    total = ((int(days or 0) * 24 + int(hours)) * 60 + int(minutes)) * 60 + int(seconds)
+    ticks = total * TICKS_PER_SECOND + int((frac or "0").ljust(7, "0"))
+    return -ticks if sign else ticks
 
 
 def _guid(v: Any) -> str:
@@ -214,7 +213,7 @@ BUILDERS: dict[str, Callable[[Sequence[Any]], pa.Array]] = {
     "real": _fast_or(pa.float64(), _real, "real"),
     "bool": _bools,
     "datetime": _datetime_column,
-    "timespan": lambda values: _per_value(values, pa.duration("us"), parse_timespan, "timespan"),
+    "timespan": lambda values: _per_value(values, pa.int64(), parse_timespan, "timespan"),
     "guid": lambda values: _per_value(values, pa.string(), _guid, "guid"),
     "decimal": lambda values: _per_value(values, pa.string(), _decimal, "decimal"),
     "dynamic": lambda values: _per_value(values, pa.string(), _dynamic, "dynamic"),

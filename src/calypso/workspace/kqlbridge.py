@@ -40,20 +40,28 @@ _DUCKDB_TYPES: dict[str, str] = {
     "real": "DOUBLE",
     "bool": "BOOLEAN",
     "datetime": "TIMESTAMP",
-    "timespan": "INTERVAL",
-    "guid": "UUID",
-    "decimal": "DECIMAL(38, 18)",
+    "timespan": "BIGINT",  # 100 ns ticks, as the compiler expects
+    "guid": "VARCHAR",
+    "decimal": "DOUBLE",
     "dynamic": "JSON",
 }
 
 
+# `calypso.kql` exports the interface; its modules are looked at too while its __init__ is being written.
+_MODULES = ("calypso.kql", "calypso.kql.compiler", "calypso.kql.values", "calypso.kql.errors")
+
+
 def _kql(name: str) -> Any:
     """An attribute of `calypso.kql`, or None when the compiler (or that part of it) is not installed."""
-    try:
-        module = importlib.import_module("calypso.kql")
-    except ImportError:
-        return None
-    return getattr(module, name, None)
+    for module_name in _MODULES:
+        try:
+            module = importlib.import_module(module_name)
+        except ImportError:
+            continue
+        found = getattr(module, name, None)
+        if found is not None:
+            return found
+    return None
 
 
 def storage_type(kusto_type: str) -> str:

@@ -390,3 +390,69 @@ class EvtxSource:
 
 def build(config: Mapping[str, Any], ctx: SourceContext) -> EvtxSource:
     return EvtxSource(EvtxConfig.from_mapping(config), ctx)
+
+
+def _local(tag: str) -> str:
+    return tag.rsplit("}", 1)[-1]
+
+
+def xml_to_doc(xml: str) -> Mapping[str, Any]:
+    """An event rendered as XML by the Windows API -> the same dict shape pyevtx-rs gives for files."""
+    import xml.etree.ElementTree as ET
+
+    root = ET.fromstring(xml)
+    event: dict[str, Any] = {}
+    for section in root:
+        name = _local(section.tag)
+        if name == "System":
+            system: dict[str, Any] = {}
+            for el in section:
+                node: Any = el.text
+                if el.attrib:
+                    node = {"#attributes": dict(el.attrib), **({"#text": el.text} if el.text else {})}
+                system[_local(el.tag)] = node
+            event["System"] = system
+        elif name == "EventData":
+            named = {d.attrib["Name"]: d.text for d in section if "Name" in d.attrib}
+            unnamed = [d.text for d in section if "Name" not in d.attrib]
+            event["EventData"] = {**named, **({"Data": {"#text": unnamed}} if unnamed else {})}
+    return {"Event": event}
+
+
+def read_channel(
+    channel: str, after_record: int = 0, limit: int = 1000
+) -> list[tuple[int, Mapping[str, Any]]]:
+    """Live events of a Windows channel with record id > `after_record` (Windows only, via wevtapi).
+
+    Not testable off Windows; `run` would poll it like a file with `channels = ["System", ...]`.
+    """
+    import sys
+
+    if sys.platform != "win32":
+        raise OSError("live Windows event channels need Windows (wevtapi.dll)")
+    import ctypes
+    from ctypes import wintypes
+
+    api = ctypes.WinDLL("wevtapi.dll")  # type: ignore[attr-defined,unused-ignore]
+    api.EvtQuery.restype = wintypes.HANDLE
+    query = f"*[System[EventRecordID > {int(after_record)}]]"
+    handle = api.EvtQuery(None, channel, query, 0x1 | 0x100)  # EvtQueryChannelPath | ForwardDirection
+    if not handle:
+        raise OSError(f"EvtQuery failed for channel {channel!r}")
+    out: list[tuple[int, Mapping[str, Any]]] = []
+    events = (wintypes.HANDLE * 64)()
+    returned = wintypes.DWORD()
+    try:
+        while len(out) < limit and api.EvtNext(handle, 64, events, 1000, 0, ctypes.byref(returned)):
+            for i in range(returned.value):
+                used, props = wintypes.DWORD(), wintypes.DWORD()
+                api.EvtRender(None, events[i], 1, 0, None, ctypes.byref(used), ctypes.byref(props))
+                buf = ctypes.create_unicode_buffer(used.value // 2 + 1)
+                if api.EvtRender(None, events[i], 1, used, buf, ctypes.byref(used), ctypes.byref(props)):
+                    doc = xml_to_doc(buf.value)
+                    rid = _int(doc["Event"].get("System", {}).get("EventRecordID")) or 0
+                    out.append((rid, doc))
+                api.EvtClose(events[i])
+    finally:
+        api.EvtClose(handle)
+    return out

@@ -156,3 +156,21 @@ def test_bad_config() -> None:
         EvtxConfig.from_mapping({})
     with pytest.raises(ConfigError, match="unknown key"):
         EvtxConfig.from_mapping({"paths": ["/x"], "channel": "System"})
+
+
+def test_windows_api_xml_maps_like_files() -> None:
+    from calypso.agent.sources.evtx import xml_to_doc
+
+    xml = (
+        '<Event xmlns="http://schemas.microsoft.com/win/2004/08/events/event"><System>'
+        '<Provider Name="Microsoft-Windows-Security-Auditing" Guid="{5484}"/><EventID>4624</EventID>'
+        '<Level>0</Level><Task>12544</Task><TimeCreated SystemTime="2024-01-01T00:00:00.000000Z"/>'
+        "<EventRecordID>42</EventRecordID><Channel>Security</Channel><Computer>DC01</Computer></System>"
+        '<EventData><Data Name="TargetUserName">bob</Data><Data Name="TargetDomainName">CORP</Data>'
+        '<Data Name="LogonType">3</Data></EventData></Event>'
+    )
+    table, rec = to_row(xml_to_doc(xml), EvtxCounters()) or ("", {})
+    assert table == "SecurityEvent"
+    assert rec["Account"] == "CORP\\bob" and rec["LogonTypeName"] == "3 - Network"
+    assert rec["Activity"] == "4624 - An account was successfully logged on."
+    assert rec["TimeGenerated"] == "2024-01-01T00:00:00.000000Z" and rec["EventRecordId"] == "42"

@@ -36,11 +36,12 @@ def run_query(url: str, workspace_id: str, token: str, query: str, *, ca: Path |
         raise QueryError(f"workspace answered HTTP {resp.status_code} without JSON") from None
     if resp.status_code != 200:
         err = payload.get("error", {}) if isinstance(payload, dict) else {}
-        inner = err.get("innererror") or {}
-        where = ""
-        if isinstance(inner, dict) and inner.get("line"):
-            where = f" (line {inner['line']}, column {inner.get('column', '?')})"
-        raise QueryError(f"{err.get('code', resp.status_code)}: {err.get('message', resp.text[:300])}{where}")
+        # Azure nests the precise cause in innererror(s); show the deepest one, with its position.
+        inner = err
+        while isinstance(inner.get("innererror"), dict):
+            inner = inner["innererror"]
+        where = f" at line {inner['line']}, column {inner.get('column', '?')}" if inner.get("line") else ""
+        raise QueryError(f"{inner.get('code', resp.status_code)}{where}: {inner.get('message', resp.text[:300])}")
     return payload
 
 

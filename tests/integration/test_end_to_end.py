@@ -39,7 +39,7 @@ def test_agent_data_reaches_the_workspace_and_answers_kql(workspace: Workspace, 
 
 
 def test_wrong_flag_is_one_line_not_a_traceback() -> None:
-    proc = calypso("agent", "run", "--no-such-flag", check=False)
+    proc = calypso("agent", "run", "--state", "/tmp/x", "--no-such-flag", check=False)
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1

@@ -110,12 +110,17 @@ class DiskBuffer:
         self._appended = 0
         self._dir.mkdir(parents=True, exist_ok=True)
         self._lock_fd = lock_directory(self._dir)
+        rec: Recovered | None = None
         try:
             rec = recover(self._dir, segment_bytes=segment_bytes, durable=self._mode.durable)
+            with self._lock:
+                self._adopt(rec)
         except BaseException:
+            for seg in rec.segments if rec is not None else []:
+                if seg.fd is not None:
+                    os.close(seg.fd)
             os.close(self._lock_fd)
             raise
-        self._adopt(rec)
         self._syncer: IntervalSyncer | None = None
         if self._mode.background:
             self._syncer = IntervalSyncer(self._lock, fsync_interval, lambda: self._segments[-1].fd)
@@ -346,7 +351,7 @@ class DiskBuffer:
             out: list[Entry] = []
             total = 0
             first_seg, off, seq = r.pos
-            while len(out) < max_entries and total < max_bytes:
+            while len(out) < max_entries:
                 seg = self._by_first.get(first_seg)
                 if seg is None:
                     first_seg, off, seq = self._position_for(seq)

@@ -62,8 +62,6 @@ class BufferModel(RuleBasedStateMachine):
                 break
             expected.append((s, p))
             total += len(p)
-            if total >= max_bytes:
-                break
         got = self.buf.read(reader, max_entries=max_entries, max_bytes=max_bytes)
         assert [(e.seq, e.payload) for e in got] == expected
         if got:

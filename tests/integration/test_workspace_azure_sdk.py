@@ -51,6 +51,11 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
                             ],
                         },
                         "Custom-Beats": {"table": "Heartbeat"},
+                        "Custom-Raw": {
+                            "table": "Heartbeat",
+                            "transformKql": "source | where Level != 'debug' | project Computer = Host, Category = Level, "
+                            "TimeGenerated = now()",
+                        },
                     }
                 }
             )
@@ -88,6 +93,22 @@ def test_logs_ingestion_client_uploads(server: Server) -> None:
     types = {c["name"]: c["type"] for c in tables["Orders_CL"]["columns"]}
     assert types["Amount"] == "real" and types["Paid"] == "bool" and types["OrderId"] == "string"
     assert tables["Heartbeat"]["rows"] >= 1
+
+
+def test_transform_kql_reshapes_rows(server: Server) -> None:
+    before = server.rows("Heartbeat")
+    logs = [{"Host": f"h{i}", "Level": "debug" if i % 4 == 0 else "info"} for i in range(40)]
+    with ingestion_client(server) as client:
+        client.upload(rule_id=RULE, stream_name="Custom-Raw", logs=logs)
+    assert server.rows("Heartbeat") == before + 30
+    with server.client() as c:
+        r = c.post(
+            f"/v1/workspaces/{server.ws_id}/query",
+            headers={"Authorization": f"Bearer {server.info['query_token']}"},
+            json={"query": "Heartbeat | where Computer startswith 'h' | summarize by Category"},
+        )
+    assert r.status_code == 200, r.text
+    assert r.json()["tables"][0]["rows"] == [["info"]]
 
 
 def test_reader_token_cannot_ingest(server: Server) -> None:

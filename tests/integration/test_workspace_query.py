@@ -30,7 +30,7 @@ class CalypsoToken:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    for server in running_server(tmp_path_factory.mktemp("q")):
+    for server in running_server(tmp_path_factory.mktemp("q"), "--max-result-rows", "500"):
         agent = Agent(server)
         assert agent.onboard().status_code == 200
         records = [
@@ -78,6 +78,20 @@ def test_timespan_limits_rows(server: Server) -> None:
     assert 179 <= larger <= 181
     bad = server.query("Syslog | count", timespan="yesterday")
     assert bad.status_code == 400 and "timespan" in bad.json()["error"]["message"]
+
+
+def test_result_over_the_limit_is_partial(server: Server) -> None:
+    body = server.query("Syslog | project SyslogMessage").json()
+    assert len(body["tables"][0]["rows"]) == 500
+    assert body["error"]["code"] == "PartialError"
+    assert "500" in body["error"]["details"][0]["message"]
+    client = monitor_query.LogsQueryClient(
+        CalypsoToken(server.info["query_token"]), endpoint=f"{server.url}/v1", connection_verify=server.ca
+    )
+    with client:
+        result = client.query_workspace(server.ws_id, "Syslog", timespan=None)
+    assert result.status == monitor_query.LogsQueryStatus.PARTIAL
+    assert len(result.partial_data[0].rows) == 500
 
 
 def test_kql_error_has_position(server: Server) -> None:

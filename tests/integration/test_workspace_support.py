@@ -69,6 +69,7 @@ class Server:
     port: int = 0
     proc: subprocess.Popen[bytes] | None = None
     log: Path = field(default_factory=lambda: Path("/dev/null"))
+    extra: tuple[str, ...] = ()
 
     @property
     def url(self) -> str:
@@ -95,6 +96,7 @@ class Server:
                     str(self.data),
                     "--listen",
                     f"127.0.0.1:{self.port}",
+                    *self.extra,
                 ],
                 stdout=f,
                 stderr=subprocess.STDOUT,
@@ -149,8 +151,9 @@ def init_server(root: Path) -> Server:
     return Server(root / "data", info, log=root / "server.log")
 
 
-def running_server(root: Path) -> Iterator[Server]:
+def running_server(root: Path, *extra: str) -> Iterator[Server]:
     server = init_server(root)
+    server.extra = extra
     server.start()
     try:
         yield server

@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 
 from calypso.workspace import layout, rules, tls
+from calypso.workspace.state import Limits
 
 DEFAULT_LISTEN = "127.0.0.1:8443"
 
@@ -93,7 +94,8 @@ def _workspace_id(args: argparse.Namespace) -> str:
 def cmd_serve(args: argparse.Namespace) -> int:
     from calypso.workspace.server import serve
 
-    return serve(Path(args.data), args.listen)
+    limits = Limits(max_result_rows=args.max_result_rows, retention_interval_seconds=args.retention_interval)
+    return serve(Path(args.data), args.listen, limits)
 
 
 def cmd_rotate(args: argparse.Namespace) -> int:
@@ -156,6 +158,18 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     command("list", cmd_list, "list workspaces")
     p = command("serve", cmd_serve, "serve the HTTPS APIs")
     p.add_argument("--listen", default=DEFAULT_LISTEN, help=f"HOST:PORT (default {DEFAULT_LISTEN})")
+    p.add_argument(
+        "--max-result-rows",
+        type=int,
+        default=Limits().max_result_rows,
+        help="rows a query may return before the answer is cut with a PartialError",
+    )
+    p.add_argument(
+        "--retention-interval",
+        type=float,
+        default=Limits().retention_interval_seconds,
+        help="seconds between retention rounds",
+    )
     p = command("rotate-key", cmd_rotate, "replace the primary or secondary shared key")
     p.add_argument("--workspace")
     p.add_argument("--key", choices=("primary", "secondary"), required=True)

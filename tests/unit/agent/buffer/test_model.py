@@ -6,11 +6,11 @@ import shutil
 import tempfile
 from pathlib import Path
 
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from calypso.agent.buffer import DiskBuffer
+from calypso.agent.buffer import BufferFull, DiskBuffer
 
 READERS = ("ws-a", "ws-b")
 payloads = st.binary(max_size=300)
@@ -110,3 +110,60 @@ BufferModel.TestCase.settings = settings(
     suppress_health_check=[HealthCheck.too_slow],
 )
 TestBufferModel = BufferModel.TestCase
+
+
+ops = st.lists(
+    st.one_of(
+        st.tuples(st.just("append"), st.integers(0, 700)),
+        st.tuples(st.just("burst"), st.integers(1, 20)),
+        st.tuples(st.just("read"), st.integers(1, 20)),
+        st.tuples(st.just("ack"), st.integers(0, 100)),
+        st.just(("reopen", 0)),
+    ),
+    max_size=80,
+)
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(ops=ops, overflow=st.sampled_from(["block", "drop_oldest"]))
+def test_capped_buffer_accounts_for_every_entry(ops: list[tuple[str, int]], overflow: str) -> None:
+    """Under the cap, every appended entry is acked, pending or counted as dropped — never lost silently."""
+    d = Path(tempfile.mkdtemp(prefix="calypso-buffer-cap-"))
+    kw: dict = {"max_bytes": 4096, "segment_bytes": 1024, "fsync": "never", "overflow": overflow}
+    b = DiskBuffer(d, **kw)
+    try:
+        b.add_reader("ws")
+        appended = acked = dropped_before = 0
+        last_read = 0
+        for op, n in ops:
+            if op in ("append", "burst"):
+                for size in [n] if op == "append" else [300] * n:
+                    try:
+                        b.append(bytes([size % 251]) * size)
+                        appended += 1
+                    except BufferFull:
+                        assert overflow == "block"
+            elif op == "read":
+                got = b.read("ws", max_entries=n)
+                if got:
+                    assert [e.seq for e in got] == sorted({e.seq for e in got})
+                    assert all(e.payload == bytes([len(e.payload) % 251]) * len(e.payload) for e in got)
+                    last_read = got[-1].seq
+            elif op == "ack" and last_read:
+                st_ = b.stats()
+                before = st_.pending["ws"]
+                b.ack("ws", last_read)
+                acked += before - b.stats().pending["ws"]
+            elif op == "reopen":
+                dropped_before += b.stats().dropped_entries
+                b.close()
+                b = DiskBuffer(d, **kw)
+                last_read = 0
+            st_ = b.stats()
+            assert st_.bytes <= 4096
+            assert acked + dropped_before + st_.dropped_entries + st_.pending["ws"] == appended
+            if overflow == "block":
+                assert st_.dropped_entries == 0
+    finally:
+        b.close()
+        shutil.rmtree(d, ignore_errors=True)

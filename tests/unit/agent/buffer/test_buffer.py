@@ -265,3 +265,40 @@ def test_concurrent_appenders_and_a_reader_lose_and_duplicate_nothing(make: Make
     consumer.join(timeout=30)
     assert sorted(got) == sorted(f"{t}-{i}".encode() for t in range(4) for i in range(per_thread))
     assert b.stats().appended_entries == 4 * per_thread
+
+
+def test_public_surface_is_the_runtime_contract() -> None:
+    import inspect
+
+    import calypso.agent.buffer as pkg
+
+    assert {"BufferFull", "Entry", "BufferStats", "DiskBuffer"} <= set(pkg.__all__)
+    params = inspect.signature(DiskBuffer.__init__).parameters
+    assert list(params)[1:] == [
+        "directory",
+        "max_bytes",
+        "segment_bytes",
+        "fsync",
+        "fsync_interval",
+        "overflow",
+    ]
+    assert (params["max_bytes"].default, params["segment_bytes"].default) == (1 << 30, 16 << 20)
+    assert (params["fsync"].default, params["overflow"].default) == ("interval", "block")
+    for name in ("append", "append_many", "add_reader", "remove_reader", "readers", "read", "rewind", "ack"):
+        assert callable(getattr(DiskBuffer, name))
+    assert list(inspect.signature(DiskBuffer.read).parameters) == [
+        "self",
+        "reader",
+        "max_entries",
+        "max_bytes",
+    ]
+    fields = [f for f in pkg.BufferStats.__dataclass_fields__]
+    assert fields[:7] == [
+        "bytes",
+        "segments",
+        "entries",
+        "pending",
+        "dropped_entries",
+        "corrupt_segments",
+        "appended_entries",
+    ]

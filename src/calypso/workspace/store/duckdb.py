@@ -2,8 +2,10 @@
 
 Invariants:
 - Every write (rows, batch ids, schema growth, agents) runs on the single writer thread, inside one
-  transaction per request: a batch and its batch id commit together, so a repeated id is answered as a
-  duplicate and never stored twice, and a crash leaves a request either absent or whole.
+  transaction: a batch and its batch id commit together, so a repeated id is answered as a duplicate
+  and never stored twice, and a crash leaves a request either absent or whole. Write requests waiting
+  at the same time share one transaction (group commit); if it fails, each is retried alone, so one
+  bad request never fails another.
 - Readers use their own cursors on a thread pool and never wait for the writer (DuckDB MVCC).
 - The connection runs with external access disabled and locked configuration: SQL compiled from KQL
   cannot touch the file system.
@@ -25,6 +27,7 @@ from typing import Any, TypeVar
 
 import duckdb
 import orjson
+import pyarrow as pa
 
 from calypso.wire.schemas import Schema, standard_tables
 from calypso.workspace.ingest.prepare import IngestError, Prepared, RawBatch, prepare
@@ -79,6 +82,7 @@ class StoreClosed(RuntimeError):
 
 
 _STOP = object()
+GROUP_ROWS = 500_000  # rows of waiting write requests committed together at most
 
 
 class DuckDBStore:
@@ -131,69 +135,129 @@ class DuckDBStore:
             item = self._queue.get()
             if item is _STOP:
                 return
-            fn, fut = item
+            kind, payload, fut = item
+            if kind == "write":
+                self._run_writes([(payload, fut), *self._more_writes()])
+                continue
             if not fut.set_running_or_notify_cancel():
                 continue
             try:
-                fut.set_result(fn(self._db))
+                fut.set_result(payload(self._db))
             except BaseException as e:  # handed to the caller through the future
                 fut.set_exception(e)
+
+    def _more_writes(self) -> list[tuple[Any, Future[Any]]]:
+        """Write requests already waiting, for one group commit (bounded by GROUP_ROWS)."""
+        more: list[tuple[Any, Future[Any]]] = []
+        rows = 0
+        while rows < GROUP_ROWS:
+            try:
+                item = self._queue.queue[0]
+            except IndexError:
+                break
+            if item is _STOP or item[0] != "write":
+                break
+            self._queue.get_nowait()
+            more.append((item[1], item[2]))
+            rows += sum(b.count for b in item[1][0])
+        return more
+
+    def _run_writes(self, group: list[tuple[Any, Future[Any]]]) -> None:
+        group = [(payload, fut) for payload, fut in group if fut.set_running_or_notify_cancel()]
+        if not group:
+            return
+        try:
+            results = self._write_many(self._db, [payload for payload, _ in group])
+        except BaseException as e:
+            if len(group) == 1:
+                group[0][1].set_exception(e)
+                return
+            for payload, fut in group:  # one bad request must not fail the others: one by one
+                try:
+                    fut.set_result(self._write_many(self._db, [payload])[0])
+                except BaseException as single:
+                    fut.set_exception(single)
+            return
+        for (_, fut), result in zip(group, results, strict=True):
+            fut.set_result(result)
 
     def submit(self, fn: Callable[[duckdb.DuckDBPyConnection], T]) -> Future[T]:
         fut: Future[T] = Future()
         if self._closed:
             fut.set_exception(StoreClosed("the store is shutting down"))
             return fut
-        self._queue.put((fn, fut))
+        self._queue.put(("fn", fn, fut))
         return fut
 
     def write(self, batches: Sequence[RawBatch], now: dt.datetime | None = None) -> Future[WriteResult]:
-        return self.submit(lambda db: self._write(db, batches, now))
+        """Store the batches in one transaction (possibly shared with other requests: group commit)."""
+        fut: Future[WriteResult] = Future()
+        if self._closed:
+            fut.set_exception(StoreClosed("the store is shutting down"))
+            return fut
+        self._queue.put(("write", (batches, now), fut))
+        return fut
 
-    def _write(
-        self, db: duckdb.DuckDBPyConnection, batches: Sequence[RawBatch], now: dt.datetime | None
-    ) -> WriteResult:
+    def _write_many(
+        self,
+        db: duckdb.DuckDBPyConnection,
+        requests: Sequence[tuple[Sequence[RawBatch], dt.datetime | None]],
+    ) -> list[WriteResult]:
         pending = dict(self._catalog)
         seen: set[str] = set()
-        accepted = duplicates = rows = 0
-        per_table: dict[str, int] = {}
+        results: list[WriteResult] = []
+        inserts: dict[str, list[pa.Table]] = {}
+        ids: list[list[Any]] = []
         db.execute("BEGIN")
         try:
-            for raw in batches:
-                if raw.batch_id is not None:
-                    if (
-                        raw.batch_id in seen
-                        or db.execute(
-                            "SELECT 1 FROM _calypso.batches WHERE batch_id = ?", [raw.batch_id]
-                        ).fetchone()
-                    ):
-                        duplicates += 1
-                        continue
-                    seen.add(raw.batch_id)
-                prepared = prepare(raw, pending, self.workspace_id, now)
-                pending[prepared.table] = self._apply_schema(db, prepared, pending.get(prepared.table))
-                if prepared.data.num_rows:
-                    db.register("_calypso_incoming", prepared.data)
-                    try:
-                        db.execute(
-                            f"INSERT INTO {quote(prepared.table)} BY NAME SELECT * FROM _calypso_incoming"
-                        )
-                    finally:
-                        db.unregister("_calypso_incoming")
-                if raw.batch_id is not None:
-                    db.execute(
-                        "INSERT INTO _calypso.batches VALUES (?, ?, ?, ?)",
-                        [raw.batch_id, prepared.table, prepared.data.num_rows, _utcnow()],
-                    )
-                accepted += 1
-                rows += prepared.data.num_rows
-                per_table[prepared.table] = per_table.get(prepared.table, 0) + prepared.data.num_rows
+            for batches, now in requests:
+                accepted = duplicates = rows = 0
+                per_table: dict[str, int] = {}
+                for raw in batches:
+                    if raw.batch_id is not None:
+                        if (
+                            raw.batch_id in seen
+                            or db.execute(
+                                "SELECT 1 FROM _calypso.batches WHERE batch_id = ?", [raw.batch_id]
+                            ).fetchall()
+                        ):
+                            duplicates += 1
+                            continue
+                        seen.add(raw.batch_id)
+                    prepared = prepare(raw, pending, self.workspace_id, now)
+                    pending[prepared.table] = self._apply_schema(db, prepared, pending.get(prepared.table))
+                    if prepared.data.num_rows:
+                        inserts.setdefault(prepared.table, []).append(prepared.data)
+                    if raw.batch_id is not None:
+                        ids.append([raw.batch_id, prepared.table, prepared.data.num_rows, _utcnow()])
+                    accepted += 1
+                    rows += prepared.data.num_rows
+                    per_table[prepared.table] = per_table.get(prepared.table, 0) + prepared.data.num_rows
+                results.append(WriteResult(accepted, duplicates, rows, tuple(per_table.items())))
+            for table, parts in inserts.items():
+                self._insert(db, table, parts)
+            if ids:
+                db.executemany("INSERT INTO _calypso.batches VALUES (?, ?, ?, ?)", ids)
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
             raise
         self._catalog = pending
-        return WriteResult(accepted, duplicates, rows, tuple(per_table.items()))
+        return results
+
+    @staticmethod
+    def _insert(db: duckdb.DuckDBPyConnection, table: str, parts: list[pa.Table]) -> None:
+        """One INSERT per table and transaction where the parts concatenate (bigger inserts are cheaper)."""
+        try:
+            chunks = [pa.concat_tables(parts, promote_options="permissive")] if len(parts) > 1 else parts
+        except (pa.ArrowInvalid, pa.ArrowTypeError):
+            chunks = parts
+        for data in chunks:
+            db.register("_calypso_incoming", data)
+            try:
+                db.execute(f"INSERT INTO {quote(table)} BY NAME SELECT * FROM _calypso_incoming")
+            finally:
+                db.unregister("_calypso_incoming")
 
     def _apply_schema(
         self, db: duckdb.DuckDBPyConnection, prepared: Prepared, current: Schema | None
@@ -294,9 +358,9 @@ class DuckDBStore:
         try:
             out: dict[str, int] = {}
             for table in sorted(self._catalog):
-                row = cur.execute(f"SELECT count(*) FROM {quote(table)}").fetchone()
-                if row and row[0]:
-                    out[table] = int(row[0])
+                rows = cur.execute(f"SELECT count(*) FROM {quote(table)}").fetchall()
+                if rows and rows[0][0]:
+                    out[table] = int(rows[0][0])
             return out
         finally:
             cur.close()
@@ -326,12 +390,12 @@ class DuckDBStore:
                 try:
                     row = cur.execute(
                         f"DELETE FROM {quote(table)} WHERE TimeGenerated < ?", [cutoff]
-                    ).fetchone()
+                    ).fetchall()
                 except duckdb.TransactionException as e:  # a conflicting write; next round retries
                     log.info("table=%s error=%s Retention deferred.", table, e)
                     continue
-                if row and row[0]:
-                    deleted[table] = int(row[0])
+                if row and row[0][0]:
+                    deleted[table] = int(row[0][0])
             cur.execute("DELETE FROM _calypso.batches WHERE received < ?", [stamp - dt.timedelta(days=7)])
         finally:
             cur.close()

@@ -133,3 +133,19 @@ def test_writes_after_close_are_refused(tmp_path: Path) -> None:
     s.close()
     with pytest.raises(StoreClosed):
         s.write([syslog(1)]).result()
+
+
+def test_group_commit_isolates_a_bad_request(store: DuckDBStore) -> None:
+    release = threading.Event()
+    blocker = store.submit(lambda db: release.wait(10))  # writes queue up behind it
+    good1 = store.write([syslog(5, "g1")])
+    bad = store.write([RawBatch("Syslog", {"ProcessID": ["nope"]}, 1, "x1")])
+    good2 = store.write([syslog(7, "g2"), syslog(7, "g1")])  # g1 again: a duplicate within the group
+    release.set()
+    blocker.result()
+    assert good1.result().rows == 5
+    with pytest.raises(IngestError):
+        bad.result()
+    second = good2.result()
+    assert (second.accepted, second.duplicates, second.rows) == (1, 1, 7)
+    assert count(store, "Syslog") == 12

@@ -1,0 +1,248 @@
+"""Workspace server figures: ingestion rows/s (Data Collector API, agent path) and query latency.
+
+    .venv/bin/python benchmarks/workspace_ingest.py [--rows 200000] [--query-rows 1000000,10000000]
+
+Ingestion runs against a real server process over HTTPS on 127.0.0.1 (clients in this process);
+query latency is measured in-process on a DuckDB store filled with generated Syslog rows spread over
+24 hours, for `Syslog | where TimeGenerated > ago(1h) | summarize count() by Computer` (compiled by
+calypso.kql, run on a reader cursor), and once more through the HTTP Query API.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from calypso.wire import agentapi, batch, sharedkey
+from calypso.workspace import kqlbridge
+from calypso.workspace.store.duckdb import DuckDBStore
+
+QUERY = "Syslog | where TimeGenerated > ago(1h) | summarize count() by Computer"
+
+
+def syslog_records(n: int, offset: int = 0) -> list[dict[str, Any]]:
+    return [
+        {
+            "Computer": f"host-{(offset + i) % 50}",
+            "Facility": "daemon",
+            "SeverityLevel": "info",
+            "ProcessID": 1000 + i % 300,
+            "ProcessName": "sshd",
+            "HostIP": "10.0.0.1",
+            "SyslogMessage": f"Accepted publickey for user{i % 97} from 10.1.{i % 255}.{i % 253} port {i % 65535}",
+        }
+        for i in range(n)
+    ]
+
+
+def start_server(root: Path) -> tuple[subprocess.Popen[bytes], dict[str, Any], str]:
+    info = json.loads(
+        subprocess.run(
+            [sys.executable, "-m", "calypso.workspace", "init", "--data", str(root)],
+            capture_output=True,
+            check=True,
+        ).stdout
+    )
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "calypso.workspace",
+            "serve",
+            "--data",
+            str(root),
+            "--listen",
+            f"127.0.0.1:{port}",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"https://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(f"{url}/healthz", verify=info["ca_cert"], timeout=1)
+            break
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    return proc, info, url
+
+
+def bench_datacollector(
+    url: str, info: dict[str, Any], rows: int, per_post: int = 5000, clients: int = 2
+) -> float:
+    body = json.dumps(syslog_records(per_post)).encode()
+    posts = max(1, rows // per_post)
+
+    def post(_: int) -> None:
+        date = sharedkey.rfc1123_now()
+        sig = sharedkey.sign(info["primary_key"], date=date, content_length=len(body))
+        with httpx.Client(verify=info["ca_cert"], timeout=120) as c:
+            r = c.post(
+                f"{url}/api/logs?api-version=2016-04-01",
+                content=body,
+                headers={
+                    "Authorization": f"SharedKey {info['workspace_id']}:{sig}",
+                    "Log-Type": "Bench",
+                    "x-ms-date": date,
+                    "Content-Type": "application/json",
+                },
+            )
+            r.raise_for_status()
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(clients) as pool:
+        list(pool.map(post, range(posts)))
+    return posts * per_post / (time.perf_counter() - start)
+
+
+def bench_agent(
+    url: str, info: dict[str, Any], rows: int, per_batch: int = 50_000, clients: int = 4
+) -> float:
+    key = agentapi.new_private_key()
+    onboard = json.dumps(
+        {
+            "workspace_id": info["workspace_id"],
+            "machine_id": "bench",
+            "hostname": "bench",
+            "public_key": agentapi.public_key_pem(key),
+            "labels": {},
+        }
+    ).encode()
+    date = sharedkey.rfc1123_now()
+    sig = sharedkey.sign(
+        info["primary_key"], date=date, content_length=len(onboard), resource=agentapi.ONBOARD
+    )
+    agent_id = httpx.post(
+        f"{url}{agentapi.ONBOARD}",
+        content=onboard,
+        verify=info["ca_cert"],
+        headers={
+            "Authorization": f"SharedKey {info['workspace_id']}:{sig}",
+            "x-ms-date": date,
+            "Content-Type": "application/json",
+        },
+    ).json()["agent_id"]
+    records = syslog_records(per_batch)
+    posts = max(1, rows // per_batch)
+    bodies = [batch.encode([batch.Batch.from_records("Syslog", records)]) for _ in range(posts)]
+
+    def post(body: bytes) -> None:
+        d = sharedkey.rfc1123_now()
+        with httpx.Client(verify=info["ca_cert"], timeout=120) as c:
+            r = c.post(
+                f"{url}{agentapi.BATCHES}",
+                content=body,
+                headers={
+                    agentapi.H_AGENT: agent_id,
+                    agentapi.H_DATE: d,
+                    agentapi.H_SIGNATURE: agentapi.sign_request(key, "POST", agentapi.BATCHES, d, body),
+                    "Content-Type": batch.CONTENT_TYPE,
+                },
+            )
+            r.raise_for_status()
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(clients) as pool:
+        list(pool.map(post, bodies))
+    return posts * per_batch / (time.perf_counter() - start)
+
+
+def fill_syslog(store: DuckDBStore, rows: int) -> None:
+    def run(db: Any) -> None:
+        db.execute(f"""
+            INSERT INTO "Syslog" (TenantId, Type, SourceSystem, Computer, Facility, SeverityLevel, ProcessID,
+                                  SyslogMessage, TimeGenerated)
+            SELECT '{store.workspace_id}', 'Syslog', 'OpsManager', 'host-' || (i % 500), 'daemon', 'info',
+                   (i % 30000)::INTEGER, 'message ' || i,
+                   CAST(now() AS TIMESTAMP) - to_microseconds((i * 86400000000 // {rows})::BIGINT)
+            FROM range({rows}) t(i)""")
+
+    store.submit(run).result()
+
+
+def bench_query(rows: int, repeats: int = 15) -> tuple[float, float, int]:
+    with tempfile.TemporaryDirectory() as tmp:
+        store = DuckDBStore(Path(tmp) / "q.duckdb", "00000000-0000-0000-0000-000000000000")
+        try:
+            fill_syslog(store, rows)
+            times = []
+            groups = 0
+            for _ in range(repeats):
+                start = time.perf_counter()
+                compiled = kqlbridge.compile_query(QUERY, store.catalog())
+                result = store.query(compiled.sql, 10_000)
+                times.append((time.perf_counter() - start) * 1000)
+                groups = len(result.rows)
+            times.sort()
+            return statistics.median(times), times[int(len(times) * 0.9)], groups
+        finally:
+            store.close()
+
+
+def bench_query_http(url: str, info: dict[str, Any], repeats: int = 15) -> float:
+    times = []
+    with httpx.Client(verify=info["ca_cert"], timeout=60) as c:
+        for _ in range(repeats):
+            start = time.perf_counter()
+            r = c.post(
+                f"{url}/v1/workspaces/{info['workspace_id']}/query",
+                json={"query": QUERY},
+                headers={"Authorization": f"Bearer {info['query_token']}"},
+            )
+            r.raise_for_status()
+            times.append((time.perf_counter() - start) * 1000)
+    return statistics.median(times)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=200_000, help="rows per ingestion run")
+    parser.add_argument("--query-rows", default="1000000,10000000")
+    args = parser.parse_args()
+    results: list[tuple[str, str]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        proc, info, url = start_server(Path(tmp) / "data")
+        try:
+            dc = bench_datacollector(url, info, args.rows)
+            results.append(("Data Collector API ingest (5k records/post, 2 clients)", f"{dc:,.0f} rows/s"))
+            ag = bench_agent(url, info, args.rows * 5)
+            results.append(("agent path ingest (50k rows/batch, 4 clients)", f"{ag:,.0f} rows/s"))
+            http_ms = bench_query_http(url, info)
+            results.append((f"query over HTTPS, {args.rows * 5:,} Syslog rows (median)", f"{http_ms:.1f} ms"))
+        finally:
+            proc.terminate()
+            proc.wait(30)
+    for n in (int(x) for x in args.query_rows.split(",") if x):
+        median, p90, groups = bench_query(n)
+        results.append(
+            (
+                f"query in store, {n:,} Syslog rows, last hour by Computer ({groups} groups)",
+                f"median {median:.1f} ms, p90 {p90:.1f} ms",
+            )
+        )
+    width = max(len(k) for k, _ in results)
+    print(f"{'measure'.ljust(width)}  result")
+    print(f"{'-' * width}  {'-' * 30}")
+    for k, v in results:
+        print(f"{k.ljust(width)}  {v}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -27,7 +27,7 @@ import orjson
 from calypso import __version__
 from calypso.agent import config as cfg
 from calypso.agent import identity
-from calypso.agent.buffer import BufferFull, DiskBuffer
+from calypso.agent.buffer import BufferFull, DiskBuffer, EntryTooLarge
 from calypso.agent.sinks.workspace.service import WorkspaceService
 from calypso.agent.sinks.workspace.sink import WorkspaceSink, pack_entry
 from calypso.agent.sources import factory
@@ -56,7 +56,7 @@ class Agent:
         self.config_path = config_path
         self.config = cfg.load(config_path)
         self.computer = self.config.computer or socket.gethostname()
-        self.counters: dict[str, int] = {"records_in": 0, "buffer_full_waits": 0}
+        self.counters: dict[str, int] = {"records_in": 0, "buffer_full_waits": 0, "records_too_large": 0}
         self.sources: dict[str, RunningSource] = {}
         self.sinks: dict[str, WorkspaceSink] = {}
         self.rules: dict[str, dict[str, Any]] = {}
@@ -122,10 +122,16 @@ class Agent:
                 try:
                     self.buffer.append_many(payloads)
                     break
+                except EntryTooLarge as e:
+                    # Bigger than the whole buffer: it can never be stored; count it, never crash.
+                    self.counters["records_too_large"] += len(records)
+                    event(log, logging.ERROR, "Records dropped: larger than the buffer.", source=running.name,
+                          records=len(records), error=e)
+                    return
                 except BufferFull:
                     # Back-pressure: the source waits here, so it stops reading until sinks catch up.
                     self.counters["buffer_full_waits"] += 1
-                    await asyncio.sleep(0.5)
+                    await asyncio.to_thread(self.buffer.wait_for_space, sum(map(len, payloads)), 0.5)
             running.records += len(records)
             self.counters["records_in"] += len(records)
             if commit is not None:

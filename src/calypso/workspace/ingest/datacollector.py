@@ -26,25 +26,6 @@ SUFFIX_TYPES = {"_s": "string", "_d": "real", "_b": "bool", "_t": "datetime", "_
 MAX_COLUMNS = 500
 
 
-def _string_suffix(v: str) -> str:
-    n = len(v)
-    if n == 36 and v[8] == "-" and _GUID.match(v):
-        return "_g"
-    if 16 <= n <= 40 and v[4] == "-" and v[:4].isdigit() and _ISO.match(v):
-        return "_t"
-    return "_s"
-
-
-def _column(name: str, value: Any) -> tuple[str, Any]:
-    if isinstance(value, str):
-        return name + _string_suffix(value), value
-    if isinstance(value, bool):
-        return name + "_b", value
-    if isinstance(value, int | float):
-        return name + "_d", float(value)
-    return name + "_s", orjson.dumps(value).decode("utf-8")
-
-
 _names: dict[str, str] = {}
 
 
@@ -74,20 +55,43 @@ def to_batch(
     log_type: str, records: Sequence[Mapping[str, Any]], *, time_field: str | None, resource_id: str | None
 ) -> RawBatch:
     n = len(records)
-    columns: dict[str, list[Any]] = {}
+    raw: dict[str, list[Any]] = {}  # raw field name + suffix -> values (hot loop: no helper calls)
+    guid, iso = _GUID.match, _ISO.match
     for i, record in enumerate(records):
         for field, value in record.items():
-            if value is None:
+            kind = type(value)
+            if kind is str:
+                size = len(value)
+                if size == 36 and value[8] == "-" and guid(value):
+                    key = field + "_g"
+                elif 16 <= size <= 40 and value[4] == "-" and value[:4].isdigit() and iso(value):
+                    key = field + "_t"
+                else:
+                    key = field + "_s"
+            elif kind is bool:
+                key = field + "_b"
+            elif kind is int or kind is float:
+                key = field + "_d"
+            elif value is None:
                 continue
-            name, cell = _column(_clean(field), value)
-            values = columns.get(name)
+            else:
+                key, value = field + "_s", orjson.dumps(value).decode("utf-8")
+            values = raw.get(key)
             if values is None:
-                if len(columns) >= MAX_COLUMNS:
+                if len(raw) >= MAX_COLUMNS:
                     raise IngestError(
-                        f"A record has more than {MAX_COLUMNS} fields; Azure's limit is {MAX_COLUMNS}."
+                        f"The records have more than {MAX_COLUMNS} fields; Azure's limit is {MAX_COLUMNS}."
                     )
-                values = columns[name] = [None] * n
-            values[i] = cell
+                values = raw[key] = [None] * n
+            values[i] = value
+    columns: dict[str, list[Any]] = {}
+    for key, values in raw.items():
+        name = _clean(key[:-2]) + key[-2:]
+        existing = columns.get(name)
+        if existing is None:
+            columns[name] = values
+        else:  # two raw names cleaned to the same column: merge them
+            columns[name] = [a if a is not None else b for a, b in zip(existing, values, strict=True)]
     hints = {name: SUFFIX_TYPES[name[-2:]] for name in columns}
     out: dict[str, Sequence[Any] | pa.Array] = dict(columns)
     if time_field:

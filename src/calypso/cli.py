@@ -29,8 +29,11 @@ class Parser(argparse.ArgumentParser):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = Parser(prog="calypso", description="Calypso: self-hosted log analytics that speaks Azure Log "
-                    "Analytics and KQL. Programs: workspace (server), agent (collector), gateway (proxy).")
+    parser = Parser(
+        prog="calypso",
+        description="Calypso: self-hosted log analytics that speaks Azure Log "
+        "Analytics and KQL. Programs: workspace (server), agent (collector), gateway (proxy).",
+    )
     parser.add_argument("--version", action="version", version=f"calypso {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging and stack traces")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=Parser)
@@ -40,19 +43,25 @@ def build_parser() -> argparse.ArgumentParser:
         except ImportError as e:  # a program not installed in this build
             logging.getLogger("calypso").debug("%s unavailable: %s", module, e)
 
-    q = sub.add_parser("query", help="run a KQL query against a workspace",
-                       description="Run KQL through the workspace's query API (the one azure-monitor-query uses).")
+    q = sub.add_parser(
+        "query",
+        help="run a KQL query against a workspace",
+        description="Run KQL through the workspace's query API (the one azure-monitor-query uses).",
+    )
     q.add_argument("--url", default=os.environ.get("CALYPSO_URL"), help="workspace URL (env CALYPSO_URL)")
     q.add_argument("--workspace-id", default=os.environ.get("CALYPSO_WORKSPACE_ID"))
-    q.add_argument("--token", default=os.environ.get("CALYPSO_TOKEN"), help="reader token (env CALYPSO_TOKEN)")
+    q.add_argument(
+        "--token", default=os.environ.get("CALYPSO_TOKEN"), help="reader token (env CALYPSO_TOKEN)"
+    )
     q.add_argument("--ca", type=Path, default=os.environ.get("CALYPSO_CA"), help="CA certificate to trust")
     q.add_argument("--timespan", help="ISO 8601 duration or interval, e.g. PT1H")
     q.add_argument("--format", choices=("table", "json", "csv"), default="table")
     q.add_argument("kql", help="the query, e.g. 'Heartbeat | summarize count() by Computer'")
     q.set_defaults(func=cmd_query)
 
-    k = sub.add_parser("kql", help="the KQL compiler").add_subparsers(dest="kql_command", required=True,
-                                                                     metavar="COMMAND", parser_class=Parser)
+    k = sub.add_parser("kql", help="the KQL compiler").add_subparsers(
+        dest="kql_command", required=True, metavar="COMMAND", parser_class=Parser
+    )
     s = k.add_parser("sql", help="print the SQL a query compiles to")
     s.add_argument("--dialect", choices=("duckdb", "clickhouse"), default="duckdb")
     s.add_argument("kql")
@@ -65,10 +74,18 @@ def cmd_query(args: argparse.Namespace) -> int:
 
     missing = [f"--{n.replace('_', '-')}" for n in ("url", "workspace_id", "token") if not getattr(args, n)]
     if missing:
-        raise CalypsoError(f"missing {', '.join(missing)} (or the CALYPSO_URL / CALYPSO_WORKSPACE_ID / "
-                           "CALYPSO_TOKEN environment variables)")
-    payload = run_query(args.url, args.workspace_id, args.token, args.kql,
-                        ca=Path(args.ca) if args.ca else None, timespan=args.timespan)
+        raise CalypsoError(
+            f"missing {', '.join(missing)} (or the CALYPSO_URL / CALYPSO_WORKSPACE_ID / "
+            "CALYPSO_TOKEN environment variables)"
+        )
+    payload = run_query(
+        args.url,
+        args.workspace_id,
+        args.token,
+        args.kql,
+        ca=Path(args.ca) if args.ca else None,
+        timespan=args.timespan,
+    )
     print(render(payload, args.format))
     return 0
 
@@ -99,7 +116,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     except Exception as e:  # never a stack trace for users, unless they ask
         if args.verbose:
             raise
-        print(f"calypso: internal error: {type(e).__name__}: {e} (run with --verbose for details)", file=sys.stderr)
+        print(
+            f"calypso: internal error: {type(e).__name__}: {e} (run with --verbose for details)",
+            file=sys.stderr,
+        )
         return 70
 
 

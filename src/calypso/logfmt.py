@@ -14,10 +14,8 @@ from typing import Any
 
 
 class FieldsFormatter(logging.Formatter):
-    converter = time.gmtime
-
     def format(self, record: logging.LogRecord) -> str:
-        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", self.converter(record.created))
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(record.created))
         fields: dict[str, Any] = getattr(record, "fields", None) or {}
         parts = [stamp, f"{record.levelname:<5}", record.name.removeprefix("calypso.")]
         parts += [f"{k}={_quote(v)}" for k, v in fields.items()]

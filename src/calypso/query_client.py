@@ -17,8 +17,16 @@ class QueryError(CalypsoError):
     pass
 
 
-def run_query(url: str, workspace_id: str, token: str, query: str, *, ca: Path | None = None,
-              timespan: str | None = None, timeout: float = 120.0) -> dict[str, Any]:
+def run_query(
+    url: str,
+    workspace_id: str,
+    token: str,
+    query: str,
+    *,
+    ca: Path | None = None,
+    timespan: str | None = None,
+    timeout: float = 120.0,
+) -> dict[str, Any]:
     from calypso.agent.transport import tls_context
 
     body: dict[str, Any] = {"query": query}
@@ -26,8 +34,11 @@ def run_query(url: str, workspace_id: str, token: str, query: str, *, ca: Path |
         body["timespan"] = timespan
     try:
         with httpx.Client(verify=tls_context(ca), timeout=timeout, trust_env=False) as client:
-            resp = client.post(f"{url.rstrip('/')}/v1/workspaces/{workspace_id}/query", json=body,
-                               headers={"authorization": f"Bearer {token}"})
+            resp = client.post(
+                f"{url.rstrip('/')}/v1/workspaces/{workspace_id}/query",
+                json=body,
+                headers={"authorization": f"Bearer {token}"},
+            )
     except httpx.TransportError as e:
         raise QueryError(f"cannot reach the workspace at {url}: {e}") from None
     try:
@@ -41,7 +52,9 @@ def run_query(url: str, workspace_id: str, token: str, query: str, *, ca: Path |
         while isinstance(inner.get("innererror"), dict):
             inner = inner["innererror"]
         where = f" at line {inner['line']}, column {inner.get('column', '?')}" if inner.get("line") else ""
-        raise QueryError(f"{inner.get('code', resp.status_code)}{where}: {inner.get('message', resp.text[:300])}")
+        raise QueryError(
+            f"{inner.get('code', resp.status_code)}{where}: {inner.get('message', resp.text[:300])}"
+        )
     return payload
 
 
@@ -68,8 +81,10 @@ def render(payload: dict[str, Any], fmt: str) -> str:
         return out.getvalue().rstrip("\n")
     cells = [[_cell(v) for v in r] for r in rows]
     widths = [max([len(n)] + [min(len(r[i]), 60) for r in cells]) for i, n in enumerate(names)]
-    lines = ["  ".join(n.ljust(w) for n, w in zip(names, widths, strict=True)),
-             "  ".join("-" * w for w in widths)]
+    lines = [
+        "  ".join(n.ljust(w) for n, w in zip(names, widths, strict=True)),
+        "  ".join("-" * w for w in widths),
+    ]
     lines += ["  ".join(v[:60].ljust(w) for v, w in zip(r, widths, strict=True)) for r in cells]
     lines.append(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
     return "\n".join(lines)

@@ -40,16 +40,21 @@ def wait_for(predicate: Callable[[], Any], timeout: float, what: str, interval: 
 def tls_ready(port: int, ca: str) -> bool:
     ctx = ssl.create_default_context(cafile=ca)
     try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as raw, \
-                ctx.wrap_socket(raw, server_hostname="127.0.0.1"):
+        with (
+            socket.create_connection(("127.0.0.1", port), timeout=0.5) as raw,
+            ctx.wrap_socket(raw, server_hostname="127.0.0.1"),
+        ):
             return True
     except OSError:
         return False
 
 
-def calypso(*args: str, check: bool = True, timeout: float = 60, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    proc = subprocess.run([CALYPSO, *args], capture_output=True, text=True, timeout=timeout,
-                          env={**os.environ, **(env or {})})
+def calypso(
+    *args: str, check: bool = True, timeout: float = 60, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    proc = subprocess.run(
+        [CALYPSO, *args], capture_output=True, text=True, timeout=timeout, env={**os.environ, **(env or {})}
+    )
     if check and proc.returncode != 0:
         raise AssertionError(f"calypso {' '.join(args[:3])} failed ({proc.returncode}): {proc.stderr}")
     return proc
@@ -68,21 +73,40 @@ class Workspace:
         return f"https://127.0.0.1:{self.port}"
 
     def query(self, kql: str) -> list[dict[str, Any]]:
-        out = calypso("query", "--url", self.url, "--workspace-id", self.info["workspace_id"], "--token",
-                      self.info["query_token"], "--ca", self.info["ca_cert"], "--format", "json", kql)
+        out = calypso(
+            "query",
+            "--url",
+            self.url,
+            "--workspace-id",
+            self.info["workspace_id"],
+            "--token",
+            self.info["query_token"],
+            "--ca",
+            self.info["ca_cert"],
+            "--format",
+            "json",
+            kql,
+        )
         rows: list[dict[str, Any]] = json.loads(out.stdout)
         return rows
 
     def start(self) -> None:
-        self.proc = spawn([CALYPSO, "workspace", "serve", "--data", str(self.data), "--listen",
-                           f"127.0.0.1:{self.port}"], self.log)
+        self.proc = spawn(
+            [CALYPSO, "workspace", "serve", "--data", str(self.data), "--listen", f"127.0.0.1:{self.port}"],
+            self.log,
+        )
         wait_for(lambda: tls_ready(self.port, self.info["ca_cert"]), 30, "the workspace to listen")
 
 
 def spawn(argv: list[str], log: Path, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
     with log.open("ab") as f:
-        return subprocess.Popen(argv, stdout=f, stderr=subprocess.STDOUT, start_new_session=True,
-                                env={**os.environ, **(env or {})})
+        return subprocess.Popen(
+            argv,
+            stdout=f,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+            env={**os.environ, **(env or {})},
+        )
 
 
 def stop(proc: subprocess.Popen[bytes], timeout: float = 30) -> int:

@@ -27,13 +27,28 @@ LINES = 100_000
 
 
 def connect(state: Path, ws: Workspace, *extra: str) -> None:
-    calypso("agent", "connect", "--state", str(state), "--url", ws.url, "--workspace-id", ws.info["workspace_id"],
-            "--key", ws.info["primary_key"], "--ca", ws.info["ca_cert"], *extra)
+    calypso(
+        "agent",
+        "connect",
+        "--state",
+        str(state),
+        "--url",
+        ws.url,
+        "--workspace-id",
+        ws.info["workspace_id"],
+        "--key",
+        ws.info["primary_key"],
+        "--ca",
+        ws.info["ca_cert"],
+        *extra,
+    )
 
 
 def tail_config(path: Path, log: Path, extra: str = "") -> Path:
-    path.write_text(f'[[sources.tail]]\nname = "MyApp"\npaths = ["{log}"]\nstart_at = "beginning"\n\n[sources.heartbeat]\ninterval = "5s"\n\n'
-                    f'[delivery]\nstatus_interval = "1s"\nmax_retry_delay = "2s"\n{extra}')
+    path.write_text(
+        f'[[sources.tail]]\nname = "MyApp"\npaths = ["{log}"]\nstart_at = "beginning"\n\n[sources.heartbeat]\ninterval = "5s"\n\n'
+        f'[delivery]\nstatus_interval = "1s"\nmax_retry_delay = "2s"\n{extra}'
+    )
     return path
 
 
@@ -42,7 +57,11 @@ def write_lines(log: Path, total: int, per_second: int) -> threading.Thread:
         chunk = max(1, per_second // 20)
         with log.open("a") as f:
             for start in range(0, total, chunk):
-                f.write("".join(f"line {i:07d} payload-{'x' * 40}\n" for i in range(start, min(total, start + chunk))))
+                f.write(
+                    "".join(
+                        f"line {i:07d} payload-{'x' * 40}\n" for i in range(start, min(total, start + chunk))
+                    )
+                )
                 f.flush()
                 time.sleep(0.05)
 
@@ -81,12 +100,24 @@ def test_kill_9_five_times_every_line_arrives_exactly_once(workspace: Workspace,
         stop(agent)
 
 
-def test_workspace_down_for_60_seconds_then_everything_arrives_once(workspace: Workspace, tmp_path: Path) -> None:
+def test_workspace_down_for_60_seconds_then_everything_arrives_once(
+    workspace: Workspace, tmp_path: Path
+) -> None:
     state, log = tmp_path / "agent", tmp_path / "app.log"
     log.touch()
     connect(state, workspace)
-    agent = spawn([CALYPSO, "agent", "run", "--state", str(state), "--config",
-                   str(tail_config(tmp_path / "agent.toml", log))], tmp_path / "agent.log")
+    agent = spawn(
+        [
+            CALYPSO,
+            "agent",
+            "run",
+            "--state",
+            str(state),
+            "--config",
+            str(tail_config(tmp_path / "agent.toml", log)),
+        ],
+        tmp_path / "agent.log",
+    )
     try:
         writer = write_lines(log, 20_000, per_second=1_000)
         wait_for(lambda: counts(workspace)[0] > 0, 60, "the first lines")
@@ -110,8 +141,18 @@ def test_one_workspace_down_never_stalls_the_other(workspace: Workspace, tmp_pat
     connect(state, workspace)
     connect(state, other)
     stop(other.proc)  # down from the start
-    agent = spawn([CALYPSO, "agent", "run", "--state", str(state), "--config",
-                   str(tail_config(tmp_path / "agent.toml", log))], tmp_path / "agent.log")
+    agent = spawn(
+        [
+            CALYPSO,
+            "agent",
+            "run",
+            "--state",
+            str(state),
+            "--config",
+            str(tail_config(tmp_path / "agent.toml", log)),
+        ],
+        tmp_path / "agent.log",
+    )
     try:
         write_lines(log, 5_000, per_second=5_000).join()
         wait_for(lambda: counts(workspace)[0] >= 5_000, 60, "the healthy workspace to get everything")
@@ -126,9 +167,23 @@ def test_one_workspace_down_never_stalls_the_other(workspace: Workspace, tmp_pat
 
 def _gateway(tmp_path: Path, ws: Workspace, password: str) -> tuple[object, int]:
     port = free_port()
-    proc = spawn([CALYPSO, "gateway", "serve", "--listen", f"127.0.0.1:{port}", "--allow", f"127.0.0.1:{ws.port}",
-                  "--user", "agent", "--password-env", "GW_PASSWORD"], tmp_path / "gateway.log",
-                 env={"GW_PASSWORD": password})
+    proc = spawn(
+        [
+            CALYPSO,
+            "gateway",
+            "serve",
+            "--listen",
+            f"127.0.0.1:{port}",
+            "--allow",
+            f"127.0.0.1:{ws.port}",
+            "--user",
+            "agent",
+            "--password-env",
+            "GW_PASSWORD",
+        ],
+        tmp_path / "gateway.log",
+        env={"GW_PASSWORD": password},
+    )
     wait_for(lambda: _listening(port), 20, "the proxy to listen")
     return proc, port
 
@@ -143,7 +198,8 @@ def _listening(port: int) -> bool:
 
 @pytest.mark.parametrize("wrong", [False, True])
 def test_through_a_proxy_with_basic_auth_and_an_at_sign_in_the_password(
-        workspace: Workspace, tmp_path: Path, wrong: bool) -> None:
+    workspace: Workspace, tmp_path: Path, wrong: bool
+) -> None:
     password = "p@ss:w%rd"
     proxy, port = _gateway(tmp_path, workspace, password)
     state = tmp_path / "agent"
@@ -155,26 +211,40 @@ def test_through_a_proxy_with_basic_auth_and_an_at_sign_in_the_password(
     conn["proxy"] = f"http://agent:{given}@127.0.0.1:{port}"
     conn_file.write_text(json.dumps(conn))
     config = tmp_path / "agent.toml"
-    config.write_text('[sources.heartbeat]\ninterval = "1s"\n[delivery]\nstatus_interval = "1s"\nmax_retry_delay = "1s"\n')
-    agent = spawn([CALYPSO, "agent", "run", "--state", str(state), "--config", str(config)], tmp_path / "agent.log")
+    config.write_text(
+        '[sources.heartbeat]\ninterval = "1s"\n[delivery]\nstatus_interval = "1s"\nmax_retry_delay = "1s"\n'
+    )
+    agent = spawn(
+        [CALYPSO, "agent", "run", "--state", str(state), "--config", str(config)], tmp_path / "agent.log"
+    )
     try:
         if wrong:
+
             def error() -> str | None:
                 out = json.loads(calypso("agent", "status", "--state", str(state), "--json").stdout)
                 return out["workspaces"][workspace.info["workspace_id"]].get("last_error")
+
             message = wait_for(error, 30, "a proxy error in agent status")
             assert "407" in message or "proxy" in message.lower()
             assert password not in message and given not in message
         else:
-            wait_for(lambda: workspace.query("Heartbeat | count")[0]["Count"] >= 1, 30, "a heartbeat through the proxy")
+            wait_for(
+                lambda: workspace.query("Heartbeat | count")[0]["Count"] >= 1,
+                30,
+                "a heartbeat through the proxy",
+            )
             status = json.loads(calypso("agent", "status", "--state", str(state), "--json").stdout)
-            assert status["workspaces"][workspace.info["workspace_id"]]["route"].startswith("http://agent:***@")
+            assert status["workspaces"][workspace.info["workspace_id"]]["route"].startswith(
+                "http://agent:***@"
+            )
     finally:
         stop(agent)
         stop(proxy)  # type: ignore[arg-type]
 
 
-def test_a_rule_changed_in_the_workspace_is_applied_by_the_running_agent(workspace: Workspace, tmp_path: Path) -> None:
+def test_a_rule_changed_in_the_workspace_is_applied_by_the_running_agent(
+    workspace: Workspace, tmp_path: Path
+) -> None:
     import ssl
 
     import httpx
@@ -184,13 +254,18 @@ def test_a_rule_changed_in_the_workspace_is_applied_by_the_running_agent(workspa
     connect(state, workspace)
     config = tmp_path / "agent.toml"
     config.write_text('[sources.heartbeat]\ninterval = "5s"\n')  # default rules poll interval (30 s)
-    agent = spawn([CALYPSO, "agent", "run", "--state", str(state), "--config", str(config)], tmp_path / "agent.log")
+    agent = spawn(
+        [CALYPSO, "agent", "run", "--state", str(state), "--config", str(config)], tmp_path / "agent.log"
+    )
     try:
         wait_for(lambda: workspace.query("Heartbeat | count")[0]["Count"] > 0, 30, "the agent to report")
         rules = {"sources": {"tail": [{"name": "Ruled", "paths": [str(log)], "start_at": "beginning"}]}}
-        resp = httpx.put(f"{workspace.url}/admin/v1/workspaces/{workspace.info['workspace_id']}/rules",
-                         json=rules, headers={"authorization": f"Bearer {workspace.info['admin_token']}"},
-                         verify=ssl.create_default_context(cafile=workspace.info["ca_cert"]))
+        resp = httpx.put(
+            f"{workspace.url}/admin/v1/workspaces/{workspace.info['workspace_id']}/rules",
+            json=rules,
+            headers={"authorization": f"Bearer {workspace.info['admin_token']}"},
+            verify=ssl.create_default_context(cafile=workspace.info["ca_cert"]),
+        )
         assert resp.status_code == 200, resp.text
         changed = time.monotonic()
         rows = wait_for(lambda: counts(workspace, "Ruled_CL")[0] > 0, 60, "the ruled log to arrive")

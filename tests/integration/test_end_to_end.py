@@ -11,21 +11,45 @@ from tests.integration.conftest import CALYPSO, Workspace, calypso, spawn, stop,
 def test_agent_data_reaches_the_workspace_and_answers_kql(workspace: Workspace, tmp_path: Path) -> None:
     state = tmp_path / "agent"
     config = tmp_path / "agent.toml"
-    config.write_text('[sources.heartbeat]\ninterval = "2s"\n\n[sources.perf]\ninterval = "1s"\n\n'
-                      '[delivery]\nstatus_interval = "1s"\n')
-    calypso("agent", "connect", "--state", str(state), "--url", workspace.url, "--workspace-id",
-            workspace.info["workspace_id"], "--key", workspace.info["primary_key"], "--ca", workspace.info["ca_cert"])
-    agent = spawn([CALYPSO, "agent", "run", "--state", str(state), "--config", str(config)], tmp_path / "agent.log")
+    config.write_text(
+        '[sources.heartbeat]\ninterval = "2s"\n\n[sources.perf]\ninterval = "1s"\n\n'
+        '[delivery]\nstatus_interval = "1s"\n'
+    )
+    calypso(
+        "agent",
+        "connect",
+        "--state",
+        str(state),
+        "--url",
+        workspace.url,
+        "--workspace-id",
+        workspace.info["workspace_id"],
+        "--key",
+        workspace.info["primary_key"],
+        "--ca",
+        workspace.info["ca_cert"],
+    )
+    agent = spawn(
+        [CALYPSO, "agent", "run", "--state", str(state), "--config", str(config)], tmp_path / "agent.log"
+    )
     try:
         me = socket.gethostname()
-        rows = wait_for(lambda: workspace.query("Heartbeat | summarize count() by Computer"), 60,
-                        "a Heartbeat row from this machine")
+        rows = wait_for(
+            lambda: workspace.query("Heartbeat | summarize count() by Computer"),
+            60,
+            "a Heartbeat row from this machine",
+        )
         assert [r["Computer"] for r in rows] == [me]
         assert rows[0]["count_"] >= 1
 
-        perf = wait_for(lambda: workspace.query(
-            'Perf | where ObjectName == "Processor" and CounterName == "% Processor Time" '
-            '| summarize n = count(), top = max(CounterValue) by Computer, InstanceName'), 60, "Perf rows")
+        perf = wait_for(
+            lambda: workspace.query(
+                'Perf | where ObjectName == "Processor" and CounterName == "% Processor Time" '
+                "| summarize n = count(), top = max(CounterValue) by Computer, InstanceName"
+            ),
+            60,
+            "Perf rows",
+        )
         instances = {r["InstanceName"] for r in perf}
         assert "_Total" in instances
         assert all(r["Computer"] == me and 0 <= r["top"] <= 100 for r in perf)
@@ -47,9 +71,19 @@ def test_wrong_flag_is_one_line_not_a_traceback() -> None:
 
 
 def test_query_with_a_typo_names_the_column(workspace: Workspace) -> None:
-    proc = calypso("query", "--url", workspace.url, "--workspace-id", workspace.info["workspace_id"], "--token",
-                   workspace.info["query_token"], "--ca", workspace.info["ca_cert"],
-                   'Heartbeat | where Computr == "x"', check=False)
+    proc = calypso(
+        "query",
+        "--url",
+        workspace.url,
+        "--workspace-id",
+        workspace.info["workspace_id"],
+        "--token",
+        workspace.info["query_token"],
+        "--ca",
+        workspace.info["ca_cert"],
+        'Heartbeat | where Computr == "x"',
+        check=False,
+    )
     assert proc.returncode == 1
     assert "Computr" in proc.stderr and "Computer" in proc.stderr
     assert "Traceback" not in proc.stderr

@@ -14,6 +14,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+
 from calypso.agent import identity
 from calypso.agent.sinks.workspace.service import WorkspaceService, onboard
 from calypso.agent.transport import Routes, parse_proxy
@@ -21,18 +23,29 @@ from calypso.wire import agentapi
 from calypso.wire.errors import CalypsoError, ConfigError
 
 
-def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
-    agent = sub.add_parser("agent", help="collect this machine's logs and send them to workspaces",
-                           description="The agent: collects logs and metrics on this machine and ships them.")
+def register(sub: argparse._SubParsersAction) -> None:
+    agent = sub.add_parser(
+        "agent",
+        help="collect this machine's logs and send them to workspaces",
+        description="The agent: collects logs and metrics on this machine and ships them.",
+    )
     cmds = agent.add_subparsers(dest="agent_command", required=True, metavar="COMMAND")
 
-    p = cmds.add_parser("connect", help="onboard this machine to a workspace (repeat for several)",
-                        description="Exchange the workspace key once for this agent's own credentials.")
-    p.add_argument("--state", type=Path, required=True, help="agent state directory (keys, buffer, checkpoints)")
+    p = cmds.add_parser(
+        "connect",
+        help="onboard this machine to a workspace (repeat for several)",
+        description="Exchange the workspace key once for this agent's own credentials.",
+    )
+    p.add_argument(
+        "--state", type=Path, required=True, help="agent state directory (keys, buffer, checkpoints)"
+    )
     p.add_argument("--url", required=True, help="workspace URL, e.g. https://127.0.0.1:8443")
     p.add_argument("--workspace-id", required=True)
-    p.add_argument("--key", default=os.environ.get("CALYPSO_WORKSPACE_KEY"),
-                   help="workspace primary or secondary key (or env CALYPSO_WORKSPACE_KEY)")
+    p.add_argument(
+        "--key",
+        default=os.environ.get("CALYPSO_WORKSPACE_KEY"),
+        help="workspace primary or secondary key (or env CALYPSO_WORKSPACE_KEY)",
+    )
     p.add_argument("--ca", type=Path, help="CA certificate to trust (pinned) for this workspace")
     p.add_argument("--proxy", help="HTTP proxy: [protocol://][user:password@]host[:port]")
     p.add_argument("--gateway", action="append", default=[], help="gateway URL; repeat for failover")
@@ -42,7 +55,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = cmds.add_parser("run", help="run the agent in the foreground (SIGTERM drains and stops)")
     p.add_argument("--state", type=Path, required=True)
     p.add_argument("--config", type=Path, help="local TOML config (sources, buffer, delivery)")
-    p.add_argument("--drain-timeout", type=float, default=10.0, help="seconds to deliver buffered data on stop")
+    p.add_argument(
+        "--drain-timeout", type=float, default=10.0, help="seconds to deliver buffered data on stop"
+    )
     p.set_defaults(func=cmd_run)
 
     p = cmds.add_parser("status", help="health, buffer and counters per workspace")
@@ -77,8 +92,13 @@ def cmd_connect(args: argparse.Namespace) -> int:
     labels = dict(item.partition("=")[::2] for item in args.label)
     key = agentapi.new_private_key()
     machine = identity.machine_fingerprint()
-    payload = {"workspace_id": args.workspace_id, "machine_id": machine, "hostname": socket.gethostname(),
-               "public_key": agentapi.public_key_pem(key), "labels": labels}
+    payload = {
+        "workspace_id": args.workspace_id,
+        "machine_id": machine,
+        "hostname": socket.gethostname(),
+        "public_key": agentapi.public_key_pem(key),
+        "labels": labels,
+    }
 
     async def go() -> dict[str, Any]:
         routes = Routes(args.ca, args.proxy, args.gateway)
@@ -88,10 +108,18 @@ def cmd_connect(args: argparse.Namespace) -> int:
             await routes.aclose()
 
     result = asyncio.run(go())
-    conn = identity.Connection(url=args.url, workspace_id=args.workspace_id, agent_id=str(result["agent_id"]),
-                               machine=machine, proxy=args.proxy, gateways=list(args.gateway))
+    conn = identity.Connection(
+        url=args.url,
+        workspace_id=args.workspace_id,
+        agent_id=str(result["agent_id"]),
+        machine=machine,
+        proxy=args.proxy,
+        gateways=list(args.gateway),
+    )
     identity.save(args.state, conn, key, args.ca)
-    print(json.dumps({"agent_id": conn.agent_id, "workspace_id": conn.workspace_id, "state": str(args.state)}))
+    print(
+        json.dumps({"agent_id": conn.agent_id, "workspace_id": conn.workspace_id, "state": str(args.state)})
+    )
     return 0
 
 
@@ -131,12 +159,18 @@ def cmd_status(args: argparse.Namespace) -> int:
     running = bool(status.get("running")) and _alive(int(status.get("pid", 0) or 0))
     workspaces = status.get("workspaces", {})
     report = {
-        "state": str(args.state), "running": running, "pid": status.get("pid") if running else None,
-        "updated": status.get("updated"), "computer": status.get("computer"),
-        "buffer": status.get("buffer", {}), "counters": status.get("counters", {}),
+        "state": str(args.state),
+        "running": running,
+        "pid": status.get("pid") if running else None,
+        "updated": status.get("updated"),
+        "computer": status.get("computer"),
+        "buffer": status.get("buffer", {}),
+        "counters": status.get("counters", {}),
         "sources": status.get("sources", {}),
-        "workspaces": {c.workspace_id: {"url": c.url, "agent_id": c.agent_id, **workspaces.get(c.workspace_id, {})}
-                       for c, _ in connections},
+        "workspaces": {
+            c.workspace_id: {"url": c.url, "agent_id": c.agent_id, **workspaces.get(c.workspace_id, {})}
+            for c, _ in connections
+        },
     }
     if args.json:
         print(json.dumps(report, indent=2, default=str))
@@ -146,12 +180,16 @@ def cmd_status(args: argparse.Namespace) -> int:
         print(f"updated   {time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(report['updated']))}")
     buf = report["buffer"]
     if buf:
-        print(f"buffer    {buf.get('bytes', 0)} bytes in {buf.get('segments', 0)} segments, "
-              f"dropped {buf.get('dropped_entries', 0)}, corrupt segments {buf.get('corrupt_segments', 0)}")
+        print(
+            f"buffer    {buf.get('bytes', 0)} bytes in {buf.get('segments', 0)} segments, "
+            f"dropped {buf.get('dropped_entries', 0)}, corrupt segments {buf.get('corrupt_segments', 0)}"
+        )
     print(f"{'WORKSPACE':<38} {'SENT':>10} {'PENDING':>8} {'RETRIES':>8} {'DEAD':>5}  ROUTE / LAST ERROR")
     for wid, w in report["workspaces"].items():
-        print(f"{wid:<38} {w.get('records_out', 0):>10} {w.get('pending', 0):>8} {w.get('retries', 0):>8} "
-              f"{w.get('dead_lettered', 0):>5}  {w.get('route', '-')} {w.get('last_error') or ''}")
+        print(
+            f"{wid:<38} {w.get('records_out', 0):>10} {w.get('pending', 0):>8} {w.get('retries', 0):>8} "
+            f"{w.get('dead_lettered', 0):>5}  {w.get('route', '-')} {w.get('last_error') or ''}"
+        )
     if report["sources"]:
         print(f"{'SOURCE':<38} {'RECORDS':>10}  ERROR")
         for name, s in report["sources"].items():
@@ -162,20 +200,20 @@ def cmd_status(args: argparse.Namespace) -> int:
     return 0
 
 
+async def _tell_disconnect(conn: identity.Connection, key: Ed25519PrivateKey) -> None:
+    routes = Routes(conn.ca_file, conn.proxy, conn.gateways)
+    try:
+        await WorkspaceService(conn, key, routes).disconnect()
+    finally:
+        await routes.aclose()
+
+
 def cmd_disconnect(args: argparse.Namespace) -> int:
     for conn, key in identity.load_all(args.state):
         if conn.workspace_id != args.workspace_id:
             continue
-
-        async def go() -> None:
-            routes = Routes(conn.ca_file, conn.proxy, conn.gateways)
-            try:
-                await WorkspaceService(conn, key, routes).disconnect()
-            finally:
-                await routes.aclose()
-
         try:
-            asyncio.run(go())
+            asyncio.run(_tell_disconnect(conn, key))
         except CalypsoError as e:
             print(f"warning: the workspace could not be told ({e}); forgetting it locally", file=sys.stderr)
         identity.remove(args.state, args.workspace_id)
@@ -206,8 +244,12 @@ WantedBy=multi-user.target
 
 def cmd_install_service(args: argparse.Namespace) -> int:
     exe = Path(sys.argv[0]).resolve()
-    unit = UNIT.format(user=args.user, exe=exe, state=args.state.resolve(),
-                       config=f" --config {args.config.resolve()}" if args.config else "")
+    unit = UNIT.format(
+        user=args.user,
+        exe=exe,
+        state=args.state.resolve(),
+        config=f" --config {args.config.resolve()}" if args.config else "",
+    )
     args.unit_dir.mkdir(parents=True, exist_ok=True)
     path = args.unit_dir / "calypso-agent.service"
     path.write_text(unit)

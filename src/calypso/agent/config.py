@@ -27,13 +27,13 @@ _SIZES = {"b": 1, "kb": 1000, "kib": 1024, "mb": 10**6, "mib": 1 << 20, "gb": 10
 def duration(value: Any, key: str) -> float:
     """Seconds from `30`, `"30s"`, `"500ms"`, `"5m"`, `"1h"`."""
     if isinstance(value, bool):
-        raise ConfigError(f"{key}: expected a duration like \"30s\", got {value!r}")
+        raise ConfigError(f'{key}: expected a duration like "30s", got {value!r}')
     if isinstance(value, int | float):
         seconds = float(value)
     else:
         m = _DURATION.match(str(value))
         if not m:
-            raise ConfigError(f"{key}: expected a duration like \"30s\" or \"5m\", got {value!r}")
+            raise ConfigError(f'{key}: expected a duration like "30s" or "5m", got {value!r}')
         seconds = float(m.group(1)) * _UNITS[m.group(2)]
     if seconds <= 0:
         raise ConfigError(f"{key}: must be positive, got {value!r}")
@@ -46,7 +46,7 @@ def size(value: Any, key: str) -> int:
         return value
     m = _SIZE.match(str(value))
     if not m:
-        raise ConfigError(f"{key}: expected a size like \"64MiB\", got {value!r}")
+        raise ConfigError(f'{key}: expected a size like "64MiB", got {value!r}')
     unit = m.group(2).lower() if m.group(2) else None
     return int(float(m.group(1)) * _SIZES[unit])
 
@@ -94,8 +94,11 @@ def parse(raw: Mapping[str, Any]) -> AgentConfig:
     agent, buf, dlv, sources = (_table(raw, k) for k in ("agent", "buffer", "delivery", "sources"))
     _check_keys(agent, {"computer", "labels"}, "agent.")
     _check_keys(buf, {"max_bytes", "fsync", "overflow"}, "buffer.")
-    _check_keys(dlv, {"max_request_bytes", "max_retry_delay", "rules_poll_interval", "status_interval",
-                      "stats_interval"}, "delivery.")
+    _check_keys(
+        dlv,
+        {"max_request_bytes", "max_retry_delay", "rules_poll_interval", "status_interval", "stats_interval"},
+        "delivery.",
+    )
     fsync = buf.get("fsync", "interval")
     if fsync not in ("always", "interval", "never"):
         raise ConfigError(f"buffer.fsync: expected always, interval or never, got {fsync!r}")
@@ -104,21 +107,26 @@ def parse(raw: Mapping[str, Any]) -> AgentConfig:
         raise ConfigError(f"buffer.overflow: expected block or drop_oldest, got {overflow!r}")
     defaults = DeliveryConfig()
     delivery = DeliveryConfig(
-        max_request_bytes=size(dlv.get("max_request_bytes", defaults.max_request_bytes), "delivery.max_request_bytes"),
-        **{k: duration(dlv.get(k, getattr(defaults, k)), f"delivery.{k}")
-           for k in ("max_retry_delay", "rules_poll_interval", "status_interval", "stats_interval")},
+        max_request_bytes=size(
+            dlv.get("max_request_bytes", defaults.max_request_bytes), "delivery.max_request_bytes"
+        ),
+        **{
+            k: duration(dlv.get(k, getattr(defaults, k)), f"delivery.{k}")
+            for k in ("max_retry_delay", "rules_poll_interval", "status_interval", "stats_interval")
+        },
     )
     labels = agent.get("labels", {})
     if not isinstance(labels, Mapping):
-        raise ConfigError("agent.labels must be a table of name = \"value\"")
+        raise ConfigError('agent.labels must be a table of name = "value"')
     computer = agent.get("computer")
     if computer is not None and not isinstance(computer, str):
         raise ConfigError("agent.computer must be a string")
     return AgentConfig(
         computer=computer,
         labels={str(k): str(v) for k, v in labels.items()},
-        buffer=BufferConfig(size(buf.get("max_bytes", 1 << 30), "buffer.max_bytes"),
-                            cast(Any, fsync), cast(Any, overflow)),
+        buffer=BufferConfig(
+            size(buf.get("max_bytes", 1 << 30), "buffer.max_bytes"), cast(Any, fsync), cast(Any, overflow)
+        ),
         delivery=delivery,
         sources=dict(sources),
     )

@@ -84,7 +84,7 @@ def save(state: Path, conn: Connection, key: Ed25519PrivateKey, ca_source: Path 
 
 
 def load_all(state: Path) -> list[tuple[Connection, Ed25519PrivateKey]]:
-    out = []
+    out: list[tuple[Connection, Ed25519PrivateKey]] = []
     root = state / "workspaces"
     if not root.is_dir():
         return out

@@ -31,7 +31,7 @@ from calypso.agent.buffer import BufferFull, DiskBuffer, EntryTooLarge
 from calypso.agent.sinks.workspace.service import WorkspaceService
 from calypso.agent.sinks.workspace.sink import WorkspaceSink, pack_entry
 from calypso.agent.sources import factory
-from calypso.agent.sources.base import Commit, Record, Source, SourceContext, iso
+from calypso.agent.sources.base import Commit, Emit, Record, Source, SourceContext, iso
 from calypso.agent.transport import Routes
 from calypso.logfmt import event
 from calypso.wire.batch import Batch
@@ -67,21 +67,33 @@ class Agent:
     def _open(self) -> None:
         connections = identity.load_all(self.state)
         if not connections:
-            raise ConfigError(f"this agent is not connected to any workspace (state {self.state}); "
-                              "run `calypso agent connect` first")
+            raise ConfigError(
+                f"this agent is not connected to any workspace (state {self.state}); "
+                "run `calypso agent connect` first"
+            )
         b = self.config.buffer
-        self.buffer = DiskBuffer(self.state / "buffer", max_bytes=b.max_bytes, fsync=b.fsync, overflow=b.overflow)
+        self.buffer = DiskBuffer(
+            self.state / "buffer", max_bytes=b.max_bytes, fsync=b.fsync, overflow=b.overflow
+        )
         fingerprint = identity.machine_fingerprint()
         for conn, key in connections:
             if conn.machine != fingerprint:
-                event(log, logging.ERROR, "This state directory was onboarded on another machine (cloned image); "
-                      "run `calypso agent connect` again to register this machine as a new agent.",
-                      workspace=conn.workspace_id)
+                event(
+                    log,
+                    logging.ERROR,
+                    "This state directory was onboarded on another machine (cloned image); "
+                    "run `calypso agent connect` again to register this machine as a new agent.",
+                    workspace=conn.workspace_id,
+                )
                 continue
             routes = Routes(conn.ca_file, conn.proxy, conn.gateways)
             self._routes.append(routes)
-            sink = WorkspaceSink(WorkspaceService(conn, key, routes), self.buffer, self.config.delivery,
-                                 identity.workspace_dir(self.state, conn.workspace_id))
+            sink = WorkspaceSink(
+                WorkspaceService(conn, key, routes),
+                self.buffer,
+                self.config.delivery,
+                identity.workspace_dir(self.state, conn.workspace_id),
+            )
             self.sinks[conn.workspace_id] = sink
             self.rules[conn.workspace_id] = self._cached_rules(conn.workspace_id)
         known = {f"workspace-{w}" for w in self.sinks}
@@ -107,7 +119,7 @@ class Agent:
             return {}
 
     # -- records in -----------------------------------------------------------------------------
-    def _emitter(self, running: RunningSource):  # type: ignore[no-untyped-def]
+    def _emitter(self, running: RunningSource) -> Emit:
         async def emit(table: str, records: list[Record], commit: Commit | None = None) -> None:
             now = iso(datetime.now(UTC))
             payloads = []
@@ -125,8 +137,14 @@ class Agent:
                 except EntryTooLarge as e:
                     # Bigger than the whole buffer: it can never be stored; count it, never crash.
                     self.counters["records_too_large"] += len(records)
-                    event(log, logging.ERROR, "Records dropped: larger than the buffer.", source=running.name,
-                          records=len(records), error=e)
+                    event(
+                        log,
+                        logging.ERROR,
+                        "Records dropped: larger than the buffer.",
+                        source=running.name,
+                        records=len(records),
+                        error=e,
+                    )
                     return
                 except BufferFull:
                     # Back-pressure: the source waits here, so it stops reading until sinks catch up.
@@ -143,8 +161,10 @@ class Agent:
     def _desired(self) -> dict[str, tuple[str, Mapping[str, Any]]]:
         sources = cfg.effective_sources(self.config.sources, list(self.rules.values()))
         sources.setdefault("heartbeat", {})
-        return {name: (kind, {k: v for k, v in section.items() if k != "enabled"})
-                for name, kind, section in cfg.instances(sources)}
+        return {
+            name: (kind, {k: v for k, v in section.items() if k != "enabled"})
+            for name, kind, section in cfg.instances(sources)
+        }
 
     def _reconcile(self) -> None:
         desired = self._desired()
@@ -181,8 +201,14 @@ class Agent:
                 raise
             except Exception as e:  # a failing source must never take the agent down
                 running.error = f"{type(e).__name__}: {e}"
-                event(log, logging.ERROR, "Source failed; restarting.", source=running.name, error=running.error,
-                      delay=f"{delay:.0f}s")
+                event(
+                    log,
+                    logging.ERROR,
+                    "Source failed; restarting.",
+                    source=running.name,
+                    error=running.error,
+                    delay=f"{delay:.0f}s",
+                )
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 60)
 
@@ -199,27 +225,53 @@ class Agent:
                         tmp = self._rules_file(workspace_id).with_suffix(".tmp")
                         tmp.write_text(json.dumps(rules))
                         os.replace(tmp, self._rules_file(workspace_id))
-                        event(log, logging.INFO, "Collection rules changed; applying.", workspace=workspace_id,
-                              etag=etag)
+                        event(
+                            log,
+                            logging.INFO,
+                            "Collection rules changed; applying.",
+                            workspace=workspace_id,
+                            etag=etag,
+                        )
                         self._reconcile()
             except CalypsoError as e:
-                event(log, logging.WARNING, "Could not fetch collection rules; keeping the last good set.",
-                      workspace=workspace_id, error=e)
+                event(
+                    log,
+                    logging.WARNING,
+                    "Could not fetch collection rules; keeping the last good set.",
+                    workspace=workspace_id,
+                    error=e,
+                )
             except (ValueError, TypeError) as e:
-                event(log, logging.WARNING, "Workspace sent unreadable rules; ignored.", workspace=workspace_id,
-                      error=e)
+                event(
+                    log,
+                    logging.WARNING,
+                    "Workspace sent unreadable rules; ignored.",
+                    workspace=workspace_id,
+                    error=e,
+                )
             await asyncio.sleep(self.config.delivery.rules_poll_interval)
 
     # -- status ---------------------------------------------------------------------------------
     def status(self) -> dict[str, Any]:
         stats = self.buffer.stats()
         return {
-            "pid": os.getpid(), "version": __version__, "computer": self.computer, "started": self.started,
-            "updated": time.time(), "counters": dict(self.counters),
-            "buffer": {"bytes": stats.bytes, "entries": stats.entries, "segments": stats.segments,
-                       "dropped_entries": stats.dropped_entries, "corrupt_segments": stats.corrupt_segments},
-            "sources": {n: {"kind": r.kind, "records": r.records, "error": r.error, **r.source.status()}
-                        for n, r in self.sources.items()},
+            "pid": os.getpid(),
+            "version": __version__,
+            "computer": self.computer,
+            "started": self.started,
+            "updated": time.time(),
+            "counters": dict(self.counters),
+            "buffer": {
+                "bytes": stats.bytes,
+                "entries": stats.entries,
+                "segments": stats.segments,
+                "dropped_entries": stats.dropped_entries,
+                "corrupt_segments": stats.corrupt_segments,
+            },
+            "sources": {
+                n: {"kind": r.kind, "records": r.records, "error": r.error, **r.source.status()}
+                for n, r in self.sources.items()
+            },
             "workspaces": {w: s.status() for w, s in self.sinks.items()},
         }
 
@@ -241,19 +293,41 @@ class Agent:
     async def _emit_stats(self) -> None:
         """The agent's own counters, as rows in every workspace (one per source and per workspace)."""
         s = self.status()
-        rows: list[Record] = [{"Component": f"source:{n}", "RecordsIn": v["records"]} for n, v in s["sources"].items()]
-        rows += [{"Component": f"workspace:{w}", "RecordsOut": v["records_out"], "Retries": v["retries"],
-                  "DeadLettered": v["dead_lettered"], "Pending": v["pending"]} for w, v in s["workspaces"].items()]
-        rows.append({"Component": "buffer", "BufferBytes": s["buffer"]["bytes"],
-                     "Dropped": s["buffer"]["dropped_entries"], "AgentVersion": __version__})
+        rows: list[Record] = [
+            {"Component": f"source:{n}", "RecordsIn": v["records"]} for n, v in s["sources"].items()
+        ]
+        rows += [
+            {
+                "Component": f"workspace:{w}",
+                "RecordsOut": v["records_out"],
+                "Retries": v["retries"],
+                "DeadLettered": v["dead_lettered"],
+                "Pending": v["pending"],
+            }
+            for w, v in s["workspaces"].items()
+        ]
+        rows.append(
+            {
+                "Component": "buffer",
+                "BufferBytes": s["buffer"]["bytes"],
+                "Dropped": s["buffer"]["dropped_entries"],
+                "AgentVersion": __version__,
+            }
+        )
         stats_source = RunningSource("stats", "stats", {}, _NullSource())
         await self._emitter(stats_source)(STATS_TABLE, rows)
 
     # -- lifecycle ------------------------------------------------------------------------------
     async def run(self, stop: asyncio.Event, drain_timeout: float = 10.0) -> None:
         self._open()
-        event(log, logging.INFO, "Agent started.", computer=self.computer, workspaces=len(self.sinks),
-              state=self.state)
+        event(
+            log,
+            logging.INFO,
+            "Agent started.",
+            computer=self.computer,
+            workspaces=len(self.sinks),
+            state=self.state,
+        )
         background = [asyncio.create_task(s.run(), name=f"sink:{w}") for w, s in self.sinks.items()]
         background += [asyncio.create_task(self._poll_rules(w, s)) for w, s in self.sinks.items()]
         self._reconcile()
@@ -272,7 +346,11 @@ class Agent:
             await routes.aclose()
         self.write_status(running=False)
         self.buffer.close()
-        event(log, logging.INFO, "Agent stopped." if drained else "Agent stopped; undelivered data stays buffered.")
+        event(
+            log,
+            logging.INFO,
+            "Agent stopped." if drained else "Agent stopped; undelivered data stays buffered.",
+        )
 
 
 class _NullSource:

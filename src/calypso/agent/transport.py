@@ -69,11 +69,14 @@ class Routes:
 
     def __init__(self, ca_file: Path | None, proxy: str | None, gateways: list[str], timeout: float = 30.0):
         self._tls = tls_context(ca_file)
-        specs: list[ProxySpec | None] = [parse_proxy(g) for g in gateways] or [parse_proxy(proxy) if proxy else None]
+        specs: list[ProxySpec | None] = [parse_proxy(g) for g in gateways] or [
+            parse_proxy(proxy) if proxy else None
+        ]
         self.names = [s.redacted() if s else "direct" for s in specs]
         self._clients = [
-            httpx.AsyncClient(verify=self._tls, proxy=s.to_httpx() if s else None, timeout=timeout,
-                              trust_env=False)
+            httpx.AsyncClient(
+                verify=self._tls, proxy=s.to_httpx() if s else None, timeout=timeout, trust_env=False
+            )
             for s in specs
         ]
         self.current = 0

@@ -46,13 +46,17 @@ def new_private_key() -> Ed25519PrivateKey:
 
 
 def private_key_pem(key: Ed25519PrivateKey) -> bytes:
-    return key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
-                             serialization.NoEncryption())
+    return key.private_bytes(
+        serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+    )
 
 
 def public_key_pem(key: Ed25519PrivateKey) -> str:
-    return key.public_key().public_bytes(serialization.Encoding.PEM,
-                                         serialization.PublicFormat.SubjectPublicKeyInfo).decode("ascii")
+    return (
+        key.public_key()
+        .public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        .decode("ascii")
+    )
 
 
 def load_private_key(pem: bytes) -> Ed25519PrivateKey:
@@ -73,10 +77,13 @@ def sign_request(key: Ed25519PrivateKey, method: str, path: str, date: str, body
     return base64.b64encode(key.sign(string_to_sign(method, path, date, body))).decode("ascii")
 
 
-def verify_request(public_key: Ed25519PublicKey, signature_b64: str, method: str, path: str, date: str,
-                   body: bytes) -> bool:
+def verify_request(
+    public_key: Ed25519PublicKey, signature_b64: str, method: str, path: str, date: str, body: bytes
+) -> bool:
     try:
-        public_key.verify(base64.b64decode(signature_b64, validate=True), string_to_sign(method, path, date, body))
+        public_key.verify(
+            base64.b64decode(signature_b64, validate=True), string_to_sign(method, path, date, body)
+        )
     except (InvalidSignature, ValueError):
         return False
     return True

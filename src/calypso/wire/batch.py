@@ -43,7 +43,12 @@ class Batch:
     def from_json(obj: Mapping[str, Any]) -> Batch:
         if not isinstance(obj, Mapping):
             raise ValueError("each batch must be a JSON object")
-        table, columns, count, batch_id = obj.get("table"), obj.get("columns"), obj.get("count"), obj.get("batch_id")
+        table, columns, count, batch_id = (
+            obj.get("table"),
+            obj.get("columns"),
+            obj.get("count"),
+            obj.get("batch_id"),
+        )
         if not isinstance(table, str) or not table:
             raise ValueError("batch.table must be a non-empty string")
         if not isinstance(batch_id, str) or not batch_id:

@@ -29,15 +29,23 @@ def parse_rfc1123(value: str) -> datetime | None:
     return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
-def sign(key_b64: str, *, date: str, content_length: int, content_type: str = "application/json",
-         method: str = "POST", resource: str = RESOURCE) -> str:
+def sign(
+    key_b64: str,
+    *,
+    date: str,
+    content_length: int,
+    content_type: str = "application/json",
+    method: str = "POST",
+    resource: str = RESOURCE,
+) -> str:
     to_sign = f"{method}\n{content_length}\n{content_type}\nx-ms-date:{date}\n{resource}"
     digest = hmac.new(base64.b64decode(key_b64), to_sign.encode("utf-8"), hashlib.sha256).digest()
     return base64.b64encode(digest).decode("ascii")
 
 
-def authorization(workspace_id: str, key_b64: str, *, date: str, content_length: int,
-                  content_type: str = "application/json") -> str:
+def authorization(
+    workspace_id: str, key_b64: str, *, date: str, content_length: int, content_type: str = "application/json"
+) -> str:
     signature = sign(key_b64, date=date, content_length=content_length, content_type=content_type)
     return f"SharedKey {workspace_id}:{signature}"
 

@@ -33,7 +33,9 @@ def test_bad_config_names_the_key(tmp_path: Path, text: str, needle: str) -> Non
 
 def test_sizes_and_durations(tmp_path: Path) -> None:
     path = tmp_path / "agent.toml"
-    path.write_text('[buffer]\nmax_bytes = "64MiB"\noverflow = "drop_oldest"\n[delivery]\nmax_retry_delay = "2m"\n')
+    path.write_text(
+        '[buffer]\nmax_bytes = "64MiB"\noverflow = "drop_oldest"\n[delivery]\nmax_retry_delay = "2m"\n'
+    )
     c = cfg.load(path)
     assert c.buffer.max_bytes == 64 << 20
     assert c.buffer.overflow == "drop_oldest"

@@ -21,7 +21,9 @@ Commit = Callable[[], None]
 
 
 class Emit(Protocol):
-    def __call__(self, table: str, records: list[Record], commit: Commit | None = None) -> Awaitable[None]: ...
+    def __call__(
+        self, table: str, records: list[Record], commit: Commit | None = None
+    ) -> Awaitable[None]: ...
 
 
 @dataclass

@@ -87,4 +87,6 @@ def build(config: Mapping[str, Any], ctx: SourceContext) -> HeartbeatSource:
     unknown = set(config) - {"interval", "name"}
     if unknown:
         raise ConfigError(f"unknown key 'sources.heartbeat.{sorted(unknown)[0]}' (allowed: interval)")
-    return HeartbeatSource("heartbeat", ctx, duration(config.get("interval", 60), "sources.heartbeat.interval"))
+    return HeartbeatSource(
+        "heartbeat", ctx, duration(config.get("interval", 60), "sources.heartbeat.interval")
+    )

@@ -42,9 +42,12 @@ class FakeWorkspace:
         self.requests += 1
         if self.throttle:
             code = self.throttle.pop(0)
-            return JSONResponse({"error": {"code": "Busy", "message": "slow down"}}, code,
-                                headers={"retry-after": "1"})
-        body = orjson.loads(zstandard.ZstdDecompressor().decompress(await request.body(), max_output_size=1 << 26))
+            return JSONResponse(
+                {"error": {"code": "Busy", "message": "slow down"}}, code, headers={"retry-after": "1"}
+            )
+        body = orjson.loads(
+            zstandard.ZstdDecompressor().decompress(await request.body(), max_output_size=1 << 26)
+        )
         if any(b["table"] == "Bad" for b in body["batches"]):
             return JSONResponse({"error": {"code": "InvalidTable", "message": "no table Bad"}}, 400)
         dup = sum(1 for b in body["batches"] if b["batch_id"] in self.stored)
@@ -63,8 +66,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[FakeWorks
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, ssl_certfile=str(cert), ssl_keyfile=str(key),
-                            log_level="error")
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, ssl_certfile=str(cert), ssl_keyfile=str(key), log_level="error"
+    )
     srv = uvicorn.Server(config)
     t = threading.Thread(target=srv.run, daemon=True)
     t.start()
@@ -81,11 +85,17 @@ def entry(table: str, n: int = 2) -> bytes:
     return pack_entry(b.count, orjson.dumps(b.to_json()))
 
 
-async def deliver(url: str, ca: Path, buffer: DiskBuffer, tmp: Path, until: Any, timeout: float = 15) -> WorkspaceSink:
+async def deliver(
+    url: str, ca: Path, buffer: DiskBuffer, tmp: Path, until: Any, timeout: float = 15
+) -> WorkspaceSink:
     conn = Connection(url=url, workspace_id="ws1", agent_id="a1", machine="m")
     routes = Routes(ca, None, [])
-    sink = WorkspaceSink(WorkspaceService(conn, agentapi.new_private_key(), routes), buffer,
-                         DeliveryConfig(max_retry_delay=1.0), tmp)
+    sink = WorkspaceSink(
+        WorkspaceService(conn, agentapi.new_private_key(), routes),
+        buffer,
+        DeliveryConfig(max_retry_delay=1.0),
+        tmp,
+    )
     task = asyncio.create_task(sink.run())
     deadline = time.monotonic() + timeout
     while not until(sink) and time.monotonic() < deadline:
@@ -97,7 +107,7 @@ async def deliver(url: str, ca: Path, buffer: DiskBuffer, tmp: Path, until: Any,
 
 
 def test_one_bad_batch_is_set_aside_and_the_rest_delivered(server: Any, tmp_path: Path) -> None:
-    fake, url, ca = server
+    _fake, url, ca = server
     buffer = DiskBuffer(tmp_path / "buf")
     buffer.add_reader("workspace-ws1")
     buffer.append_many([entry("Good"), entry("Bad"), entry("Good"), entry("Good")])

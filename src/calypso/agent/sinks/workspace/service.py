@@ -97,18 +97,33 @@ class WorkspaceService:
         return rules, resp.headers.get("etag")
 
     async def disconnect(self) -> None:
-        await send(self.routes, self.base + agentapi.DISCONNECT, "POST", b"",
-                   self._signed("POST", agentapi.DISCONNECT, b""))
+        await send(
+            self.routes,
+            self.base + agentapi.DISCONNECT,
+            "POST",
+            b"",
+            self._signed("POST", agentapi.DISCONNECT, b""),
+        )
 
 
-async def onboard(routes: Routes, url: str, workspace_id: str, workspace_key: str, payload: dict[str, Any]) -> dict[str, Any]:
+async def onboard(
+    routes: Routes, url: str, workspace_id: str, workspace_key: str, payload: dict[str, Any]
+) -> dict[str, Any]:
     """Prove knowledge of the workspace key once; the workspace answers with this agent's id."""
     body = json.dumps(payload).encode()
     date = sharedkey.rfc1123_now()
-    signature = sharedkey.sign(workspace_key, date=date, content_length=len(body),
-                               content_type="application/json", resource=agentapi.ONBOARD)
-    headers = {"content-type": "application/json", "x-ms-date": date,
-               "authorization": f"SharedKey {workspace_id}:{signature}"}
+    signature = sharedkey.sign(
+        workspace_key,
+        date=date,
+        content_length=len(body),
+        content_type="application/json",
+        resource=agentapi.ONBOARD,
+    )
+    headers = {
+        "content-type": "application/json",
+        "x-ms-date": date,
+        "authorization": f"SharedKey {workspace_id}:{signature}",
+    }
     resp = await send(routes, url.rstrip("/") + agentapi.ONBOARD, "POST", body, headers)
     result: dict[str, Any] = resp.json()
     return result

@@ -11,6 +11,7 @@ dead-lettered.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import struct
@@ -48,31 +49,43 @@ def request_body(batches_json: list[bytes]) -> bytes:
 
 
 class WorkspaceSink:
-    def __init__(self, service: WorkspaceService, buffer: DiskBuffer, delivery: DeliveryConfig, state_dir: Path):
+    def __init__(
+        self, service: WorkspaceService, buffer: DiskBuffer, delivery: DeliveryConfig, state_dir: Path
+    ):
         self.service, self.buffer, self.delivery = service, buffer, delivery
         self.workspace_id = service.conn.workspace_id
         self.reader = f"workspace-{self.workspace_id}"
         self.dead_letter = state_dir / "dead-letter.jsonl"
         self.wakeup = asyncio.Event()
-        self.counters: dict[str, Any] = {"batches_out": 0, "records_out": 0, "duplicates": 0, "retries": 0,
-                                         "dead_lettered": 0, "last_success": None, "last_error": None,
-                                         "route": service.routes.names[0]}
+        self.counters: dict[str, Any] = {
+            "batches_out": 0,
+            "records_out": 0,
+            "duplicates": 0,
+            "retries": 0,
+            "dead_lettered": 0,
+            "last_success": None,
+            "last_error": None,
+            "route": service.routes.names[0],
+        }
         buffer.add_reader(self.reader)
 
     def status(self) -> dict[str, Any]:
-        return {**self.counters, "route": self.service.routes.names[self.service.routes.current],
-                "pending": self.buffer.stats().pending.get(self.reader, 0)}
+        return {
+            **self.counters,
+            "route": self.service.routes.names[self.service.routes.current],
+            "pending": self.buffer.stats().pending.get(self.reader, 0),
+        }
 
     async def run(self) -> None:
         attempt = 0
         while True:
-            entries = await asyncio.to_thread(self.buffer.read, self.reader, 1000, self.delivery.max_request_bytes)
+            entries = await asyncio.to_thread(
+                self.buffer.read, self.reader, 1000, self.delivery.max_request_bytes
+            )
             if not entries:
                 self.wakeup.clear()
-                try:
+                with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.wakeup.wait(), timeout=1.0)
-                except TimeoutError:
-                    pass
                 continue
             try:
                 await self._deliver(entries)
@@ -85,8 +98,15 @@ class WorkspaceSink:
                 delay = random.uniform(0, min(self.delivery.max_retry_delay, 0.5 * 2**attempt))
                 if isinstance(e, Throttled) and e.retry_after is not None:
                     delay = min(max(e.retry_after, 0.1), 300)
-                event(log, logging.WARNING, "Delivery failed; will retry.", workspace=self.workspace_id,
-                      attempt=attempt, delay=f"{delay:.1f}s", error=e)
+                event(
+                    log,
+                    logging.WARNING,
+                    "Delivery failed; will retry.",
+                    workspace=self.workspace_id,
+                    attempt=attempt,
+                    delay=f"{delay:.1f}s",
+                    error=e,
+                )
                 await asyncio.sleep(delay)
 
     async def drain(self, timeout: float) -> bool:
@@ -133,8 +153,14 @@ class WorkspaceSink:
 
     def _set_aside(self, batch_json: bytes, reason: str) -> None:
         self.counters["dead_lettered"] += 1
-        event(log, logging.ERROR, "Workspace refused a batch for good; set aside in the dead-letter file.",
-              workspace=self.workspace_id, file=self.dead_letter, reason=reason)
+        event(
+            log,
+            logging.ERROR,
+            "Workspace refused a batch for good; set aside in the dead-letter file.",
+            workspace=self.workspace_id,
+            file=self.dead_letter,
+            reason=reason,
+        )
         self.dead_letter.parent.mkdir(parents=True, exist_ok=True)
         with self.dead_letter.open("ab") as f:
             f.write(batch_json.rstrip(b"\n") + b"\n")

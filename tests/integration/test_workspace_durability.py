@@ -33,8 +33,11 @@ def test_kill_9_keeps_every_acknowledged_batch_whole(tmp_path: Path) -> None:
             records = [{"Computer": f"c{i}", "Category": batch_id} for i in range(ROWS)]
             sent.add(batch_id)
             try:
-                r = agent.signed("POST", agentapi.BATCHES,
-                                 batch.encode([batch.Batch.from_records("Heartbeat", records, batch_id)]))
+                r = agent.signed(
+                    "POST",
+                    agentapi.BATCHES,
+                    batch.encode([batch.Batch.from_records("Heartbeat", records, batch_id)]),
+                )
             except httpx.HTTPError:
                 time.sleep(0.05)
                 continue

@@ -124,7 +124,9 @@ class ClientConnection(asyncio.Protocol):
         handler(self, head)
 
     def eof_received(self) -> bool:
-        return not self.done  # half-closed while we connect upstream: keep the connection
+        # EOF before the head is complete: nothing more will come, close. After it (while we connect
+        # upstream) the client merely half-closed: keep the connection for the answer.
+        return self.done
 
     # -- answers ---------------------------------------------------------------------------------
 

@@ -18,11 +18,13 @@ import os
 import socket
 import time
 from collections.abc import Mapping
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import orjson
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from calypso import __version__
 from calypso.agent import config as cfg
@@ -34,6 +36,7 @@ from calypso.agent.sources import factory
 from calypso.agent.sources.base import Commit, Emit, Record, Source, SourceContext, iso
 from calypso.agent.transport import Routes
 from calypso.logfmt import event
+from calypso.wire import agentapi
 from calypso.wire.batch import Batch
 from calypso.wire.errors import CalypsoError, ConfigError
 
@@ -64,7 +67,7 @@ class Agent:
         self._routes: list[Routes] = []
 
     # -- wiring ---------------------------------------------------------------------------------
-    def _open(self) -> None:
+    async def _open(self) -> None:
         connections = identity.load_all(self.state)
         if not connections:
             raise ConfigError(
@@ -77,16 +80,21 @@ class Agent:
         )
         fingerprint = identity.machine_fingerprint()
         for conn, key in connections:
-            if conn.machine != fingerprint:
-                event(
-                    log,
-                    logging.ERROR,
-                    "This state directory was onboarded on another machine (cloned image); "
-                    "run `calypso agent connect` again to register this machine as a new agent.",
-                    workspace=conn.workspace_id,
-                )
-                continue
             routes = Routes(conn.ca_file, conn.proxy, conn.gateways)
+            if conn.machine != fingerprint:
+                try:
+                    conn, key = await self._register_clone(conn, key, routes, fingerprint)
+                except CalypsoError as e:
+                    event(
+                        log,
+                        logging.ERROR,
+                        "This state was onboarded on another machine (a cloned image) and "
+                        "could not register as a new agent; run `calypso agent connect` again.",
+                        workspace=conn.workspace_id,
+                        error=e,
+                    )
+                    await routes.aclose()
+                    continue
             self._routes.append(routes)
             sink = WorkspaceSink(
                 WorkspaceService(conn, key, routes),
@@ -107,6 +115,31 @@ class Agent:
                 loop.call_soon_threadsafe(s.wakeup.set)
 
         self.buffer.subscribe(wake)
+
+    async def _register_clone(
+        self, conn: identity.Connection, key: Ed25519PrivateKey, routes: Routes, fingerprint: str
+    ) -> tuple[identity.Connection, Ed25519PrivateKey]:
+        """A state directory copied from another machine: become a new agent instead of impersonating it."""
+        new_key = agentapi.new_private_key()
+        payload = {
+            "workspace_id": conn.workspace_id,
+            "machine_id": fingerprint,
+            "hostname": socket.gethostname(),
+            "public_key": agentapi.public_key_pem(new_key),
+            "labels": dict(self.config.labels),
+        }
+        result = await WorkspaceService(conn, key, routes).register_clone(payload)
+        new_conn = replace(conn, agent_id=str(result["agent_id"]), machine=fingerprint)
+        identity.save(self.state, new_conn, new_key, None)
+        event(
+            log,
+            logging.WARNING,
+            "Cloned machine detected; registered as a new agent.",
+            workspace=conn.workspace_id,
+            previous=conn.agent_id,
+            agent=new_conn.agent_id,
+        )
+        return new_conn, new_key
 
     def _rules_file(self, workspace_id: str) -> Path:
         return identity.workspace_dir(self.state, workspace_id) / "rules.json"
@@ -319,7 +352,7 @@ class Agent:
 
     # -- lifecycle ------------------------------------------------------------------------------
     async def run(self, stop: asyncio.Event, drain_timeout: float = 10.0) -> None:
-        self._open()
+        await self._open()
         event(
             log,
             logging.INFO,

@@ -9,7 +9,9 @@ on the agent signs every request with its own Ed25519 key, generated on the mach
 
 Endpoints (all JSON unless said otherwise):
     POST /agent/v1/onboard   SharedKey auth; body {workspace_id, machine_id, hostname, public_key (PEM),
-                             labels}; answers 200 {agent_id, workspace_id}
+                             labels}; answers 200 {agent_id, workspace_id}. A machine cloned from an
+                             onboarded image signs the same request with the key it was cloned with
+                             (agent headers, no Authorization) and is registered as a new agent.
     POST /agent/v1/batches   body `calypso.wire.batch.encode(...)`; answers 200 {accepted, duplicates}
     GET  /agent/v1/config    If-None-Match: <etag>; answers 200 {rules} with ETag, or 304
     POST /agent/v1/disconnect  revokes the calling agent's credentials

@@ -29,21 +29,29 @@ ONBOARD_MAX_BYTES = 64 * 1024
 
 
 async def onboard(request: Request) -> Response:
+    """Register an agent. Proof is the workspace key (SharedKey) or, for a machine cloned from an
+    onboarded image, the signature of the agent it was cloned from: the clone gets an id of its own."""
     state = state_of(request)
     body = await read_body(request, ONBOARD_MAX_BYTES)
-    workspace_id, signature = parse_sharedkey(request.headers.get("authorization"))
-    date = request.headers.get("x-ms-date", "")
-    check_date(date)
-    ws = state.workspace(workspace_id)
-    if ws is None or not verify_sharedkey(
-        ws.secrets,
-        signature,
-        date=date,
-        content_length=len(body),
-        content_type="application/json",
-        resource=agentapi.ONBOARD,
-    ):
-        raise AuthError(403, "InvalidAuthorization", "The workspace key signature does not verify.")
+    cloned_from: str | None = None
+    if request.headers.get(agentapi.H_AGENT) and not request.headers.get("authorization"):
+        ws, parent = await _signed(request, body)
+        cloned_from = parent.agent_id
+    else:
+        workspace_id, signature = parse_sharedkey(request.headers.get("authorization"))
+        date = request.headers.get("x-ms-date", "")
+        check_date(date)
+        found = state.workspace(workspace_id)
+        if found is None or not verify_sharedkey(
+            found.secrets,
+            signature,
+            date=date,
+            content_length=len(body),
+            content_type="application/json",
+            resource=agentapi.ONBOARD,
+        ):
+            raise AuthError(403, "InvalidAuthorization", "The workspace key signature does not verify.")
+        ws = found
     try:
         obj = orjson.loads(body)
     except orjson.JSONDecodeError:
@@ -62,16 +70,25 @@ async def onboard(request: Request) -> Response:
     labels = obj.get("labels") or {}
     if not isinstance(labels, dict):
         return calypso_error(400, "InvalidLabels", "labels must be an object of name -> value.")
+    labels = {str(k): str(v) for k, v in labels.items()}
+    if cloned_from:
+        labels["cloned_from"] = cloned_from
     record = AgentRecord(
         agent_id=str(uuid.uuid4()),
         machine_id=str(obj.get("machine_id", "")),
         hostname=str(obj.get("hostname", "")),
         public_key=str(public_key),
-        labels={str(k): str(v) for k, v in labels.items()},
+        labels=labels,
         created=dt.datetime.now(dt.UTC),
     )
     await asyncio.wrap_future(ws.store.put_agent(record))
-    events.info("Agent onboarded.", workspace=ws.id, agent=record.agent_id, hostname=record.hostname)
+    events.info(
+        "Agent onboarded.",
+        workspace=ws.id,
+        agent=record.agent_id,
+        hostname=record.hostname,
+        cloned_from=cloned_from,
+    )
     return json_response({"agent_id": record.agent_id, "workspace_id": ws.id})
 
 

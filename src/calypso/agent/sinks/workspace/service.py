@@ -96,6 +96,14 @@ class WorkspaceService:
         rules = body.get("rules", body) if isinstance(body, dict) else {}
         return rules, resp.headers.get("etag")
 
+    async def register_clone(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """Register this (cloned) machine as a new agent, proving it with the key it was cloned with."""
+        body = json.dumps(payload).encode()
+        headers = self._signed("POST", agentapi.ONBOARD, body) | {"content-type": "application/json"}
+        resp = await send(self.routes, self.base + agentapi.ONBOARD, "POST", body, headers)
+        result: dict[str, Any] = resp.json()
+        return result
+
     async def disconnect(self) -> None:
         await send(
             self.routes,

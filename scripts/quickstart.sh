@@ -54,14 +54,17 @@ echo $! > "$DATA/agent.pid"
 # One syslog line of our own, so the Syslog table has something in it right away.
 sleep 2
 $BIN/python - <<'PY' || true
-import socket
+import socket, time
+line = time.strftime("%b %e %H:%M:%S", time.gmtime()) + f" {socket.gethostname()} calypso-quickstart[1]: hello from make run"
 s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
-s.sendto(b"<14>Calypso quickstart: hello from make run", ("127.0.0.1", 5514))
+s.sendto(b"<14>" + line.encode(), ("127.0.0.1", 5514))
 PY
 
 export CALYPSO_URL="$URL" CALYPSO_WORKSPACE_ID="$WS" CALYPSO_TOKEN="$TOKEN" CALYPSO_CA="$CA"
+# Wait (bounded) until the first heartbeat and a second CPU sample (rates need two) are queryable.
 for _ in $(seq 1 60); do
-  if $BIN/calypso query --format csv 'Heartbeat | count' 2>/dev/null | tail -1 | grep -qv '^0$'; then break; fi
+  if $BIN/calypso query --format csv 'Perf | where CounterName == "% Processor Time" | count' 2>/dev/null \
+      | tail -1 | grep -qv '^0$'; then break; fi
   sleep 1
 done
 cat <<MSG

@@ -63,11 +63,9 @@ class Batch:
         return Batch(table, columns, count, batch_id)
 
 
-_compressor = zstandard.ZstdCompressor(level=3)
-
-
 def encode(batches: Iterable[Batch]) -> bytes:
-    return _compressor.compress(orjson.dumps({"batches": [b.to_json() for b in batches]}))
+    # A compressor per call: zstandard's compressors must not be shared between threads.
+    return zstandard.ZstdCompressor(level=3).compress(orjson.dumps({"batches": [b.to_json() for b in batches]}))
 
 
 def decode(body: bytes) -> list[Batch]:

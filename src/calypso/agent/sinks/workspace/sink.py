@@ -41,11 +41,9 @@ def unpack_entry(payload: bytes) -> tuple[int, bytes]:
     return _HEADER.unpack_from(payload)[0], payload[_HEADER.size :]
 
 
-_zstd = zstandard.ZstdCompressor(level=1)
-
-
 def request_body(batches_json: list[bytes]) -> bytes:
-    return _zstd.compress(b'{"batches":[' + b",".join(batches_json) + b"]}")
+    # A compressor per request: zstandard's compressors must not be shared between threads.
+    return zstandard.ZstdCompressor(level=1).compress(b'{"batches":[' + b",".join(batches_json) + b"]}")
 
 
 class WorkspaceSink:

@@ -29,6 +29,7 @@ from types import FrameType
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from _agentbench import profile
 from _agentbench.contenders import CONTENDERS, Ctx, Procs, Unavailable
 from _agentbench.measure import Result, TreeSampler
 
@@ -56,7 +57,14 @@ def generate(path: Path, mb: float) -> tuple[int, int]:
 
 
 def run_one(
-    name: str, root: Path, log: Path, lines: int, mb: float, timeout: float, idle_wait: float
+    name: str,
+    root: Path,
+    log: Path,
+    lines: int,
+    mb: float,
+    timeout: float,
+    idle_wait: float,
+    spy: bool = False,
 ) -> Result:
     ctx = Ctx(root / name.replace("→", "-"), log, lines)
     ctx.root.mkdir(parents=True, exist_ok=True)
@@ -68,6 +76,9 @@ def run_one(
             return Result(name, 0, lines, mb, 0.0, 0.0, 0, 0, note=f"n/a: {e}")
         sampler = TreeSampler(launched.shipper.pid)
         t0 = time.monotonic()
+        profiler = None
+        if spy and name.startswith("calypso"):
+            profiler = profile.attach(procs, launched.shipper.pid, ctx.root / "py-spy.txt")
         note = ""
         arrived = 0
         while True:
@@ -85,6 +96,9 @@ def run_one(
         wall = time.monotonic() - t0
         sampler.sample()
         cpu = sampler.cpu
+        if profiler is not None:
+            profile.stop(profiler)
+            print(profile.summarize(ctx.root / "py-spy.txt"), flush=True)
         deadline = time.monotonic() + idle_wait
         while time.monotonic() < deadline and launched.shipper.poll() is None:
             time.sleep(0.5)
@@ -92,6 +106,11 @@ def run_one(
         return Result(name, arrived, lines, mb, wall, cpu, sampler.peak_rss, sampler.last_rss, note)
     finally:
         procs.close()
+
+
+def median(runs: list[Result]) -> Result:
+    """The run with the median wall time (the upper one of an even count): one real run, not a blend."""
+    return sorted(runs, key=lambda r: (not r.complete, r.wall))[len(runs) // 2]
 
 
 def verdict(ok: bool) -> str:
@@ -162,6 +181,12 @@ def main() -> int:
     ap.add_argument(
         "--work", type=Path, help="keep scratch files and logs here instead of a temporary directory"
     )
+    ap.add_argument(
+        "--repeat", type=int, default=1, help="runs per shipper; the one with the median wall time counts"
+    )
+    ap.add_argument(
+        "--profile", action="store_true", help="attach py-spy to the Calypso agent and print its hot spots"
+    )
     args = ap.parse_args()
     names = [n.strip() for n in args.only.split(",")] if args.only else list(CONTENDERS)
     unknown = [n for n in names if n not in CONTENDERS]
@@ -169,6 +194,8 @@ def main() -> int:
         ap.error(f"unknown shipper(s) {', '.join(unknown)}; choose from {', '.join(CONTENDERS)}")
     if args.mb <= 0:
         ap.error("--mb must be positive")
+    if args.repeat < 1:
+        ap.error("--repeat must be at least 1")
     timeout = args.timeout or 120 + 3 * args.mb
     signal.signal(signal.SIGTERM, _interrupt)
     signal.signal(signal.SIGHUP, _interrupt)
@@ -186,9 +213,18 @@ def main() -> int:
         )
         for name in names:
             print(f"running {name} ...", flush=True)
-            r = run_one(name, root, log, lines, size / MB, timeout, args.idle_wait)
-            results.append(r)
-            print(f"  {r.lines:,}/{lines:,} lines in {r.wall:.1f}s {r.note}", flush=True)
+            runs = []
+            for i in range(args.repeat):
+                r = run_one(
+                    name, root, log, lines, size / MB, timeout, args.idle_wait, args.profile and i == 0
+                )
+                runs.append(r)
+                print(
+                    f"  {r.lines:,}/{lines:,} lines in {r.wall:.1f}s, {r.cpu:.1f} CPU s {r.note}", flush=True
+                )
+                if r.note:  # n/a, timed out or crashed: repeating will not help
+                    break
+            results.append(median(runs))
     except KeyboardInterrupt:
         print("interrupted; every started process was stopped", file=sys.stderr)
         return 130

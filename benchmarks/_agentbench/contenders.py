@@ -30,7 +30,8 @@ import httpx
 from _agentbench.measure import read_count
 
 HERE = Path(__file__).resolve().parent
-CALYPSO = str(Path(sys.executable).parent / "calypso")
+# AGENTBENCH_CALYPSO: another `calypso` executable to measure (e.g. a build with a candidate fix).
+CALYPSO = os.environ.get("AGENTBENCH_CALYPSO") or str(Path(sys.executable).parent / "calypso")
 ACK_WORKSPACE_ID = "00000000-0000-0000-0000-00000000be0c"
 
 

@@ -119,10 +119,21 @@ def summarize_key_name(e: A.Expr) -> str | None:
     return expr_name(e)
 
 
+AGG_PREFIX = {
+    "makeset": "set",
+    "make_set": "set",
+    "make_set_if": "set",
+    "makelist": "list",
+    "make_list": "list",
+    "make_list_if": "list",
+    "take_any": "any",
+}
+
+
 def agg_name(e: A.Expr) -> str:
     """`count()` -> `count_`, `avg(X)` -> `avg_X`, `countif(...)` -> `countif_`."""
     if isinstance(e, A.Call):
-        fname = e.name.lower()
+        fname = AGG_PREFIX.get(e.name.lower(), e.name.lower())
         if e.args:
             inner = expr_name(e.args[0])
             if inner and fname not in ("countif", "count"):

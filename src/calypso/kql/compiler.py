@@ -98,8 +98,12 @@ def _bind_let(ctx: Context, let: A.Let) -> None:
     ):
         ctx.lets[let.name] = A.TableRef(value.pos, value.name)
         return
-    if isinstance(value, A.Call) and value.name == "materialize" and value.args:
-        ctx.lets[let.name] = A.Materialize(value.pos, A.TableRef(value.pos, "?"))
+    if isinstance(value, A.Call) and value.name == "materialize" and len(value.args) == 1:
+        arg = value.args[0]
+        ctx.lets[let.name] = (
+            arg.query if isinstance(arg, A.TabularArg) else A.TableRef(arg.pos, getattr(arg, "name", "?"))
+        )
+        return
     ctx.lets[let.name] = translate(value, Scope(ctx, {}))
 
 

@@ -289,6 +289,8 @@ def _inlist(e: A.Expr, scope: Scope) -> Typed:
         if isinstance(item, A.DynamicLiteral) and isinstance(item.value, list):
             values.extend(_literal(A.Literal(item.pos, v, "string"), scope) for v in item.value)
             continue
+        if isinstance(item, A.Name) and item.name not in scope.columns and _is_tabular_let(scope, item.name):
+            item = A.TabularArg(item.pos, A.TableRef(item.pos, item.name))
         if isinstance(item, A.TabularArg):
             assert scope.ctx.plan_tabular is not None
             rel = scope.ctx.plan_tabular(scope.ctx, item.query)
@@ -327,7 +329,7 @@ def _inlist(e: A.Expr, scope: Scope) -> Typed:
             items.append(fn("lower", vs) if ci else vs)
         parts.append(exp.In(this=lhs, expressions=items))
     for q in subqueries:
-        parts.append(exp.In(this=lhs, query=q))
+        parts.append(exp.In(this=lhs, query=q.subquery()))
     for arr in dyn_arrays:
         parts.append(d.json_array_contains(arr.sql, _as_string(Typed(lhs, left.type), scope)))
     if not parts:
@@ -339,6 +341,24 @@ def _inlist(e: A.Expr, scope: Scope) -> Typed:
     if e.op.startswith("!"):
         res = exp.Not(this=fn("coalesce", res, exp.false()))
     return Typed(res, "bool", left.is_agg)
+
+
+def _is_tabular_let(scope: Scope, name: str) -> bool:
+    from .binder import Rel
+
+    v = scope.ctx.lets.get(name)
+    return isinstance(v, A.Tabular | Rel) or name in scope.ctx.catalog
+
+
+def toscalar(call: A.Call, scope: Scope) -> Typed:
+    if len(call.args) != 1:
+        raise KqlError("SyntaxError", "toscalar() expects one tabular argument", *call.pos)
+    arg = call.args[0]
+    if isinstance(arg, A.Name) and _is_tabular_let(scope, arg.name):
+        arg = A.TabularArg(arg.pos, A.TableRef(arg.pos, arg.name))
+    if not isinstance(arg, A.TabularArg):
+        return translate(arg, scope)
+    return _tabular(arg, scope)
 
 
 def _between(e: A.Expr, scope: Scope) -> Typed:

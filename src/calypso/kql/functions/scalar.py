@@ -236,7 +236,14 @@ def _typeof_name(call: A.Call, scope: Scope) -> Typed:
     return Typed(lit(a.type), "string")
 
 
+def _toscalar(call: A.Call, scope: Scope) -> Typed:
+    from ..scalars import toscalar
+
+    return toscalar(call, scope)
+
+
 SCALAR: dict[str, ScalarFn] = {
+    "toscalar": _toscalar,
     "tostring": _convert("string"),
     "toint": _convert("int"),
     "tolong": _convert("long"),

@@ -17,7 +17,7 @@ from tests.integration.test_workspace_support import Agent, Server, running_serv
 pytestmark = pytest.mark.integration
 pytest.importorskip("calypso.kql.compiler")
 monitor_query = pytest.importorskip("azure.monitor.query")
-NOW = datetime.now(UTC)
+NOW = datetime.now(UTC)  # reset when the module's server starts: rows are placed relative to it
 
 
 class CalypsoToken:
@@ -30,6 +30,8 @@ class CalypsoToken:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    global NOW
+    NOW = datetime.now(UTC)
     for server in running_server(tmp_path_factory.mktemp("q"), "--max-result-rows", "500"):
         agent = Agent(server)
         assert agent.onboard().status_code == 200

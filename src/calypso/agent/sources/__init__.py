@@ -19,6 +19,7 @@ SOURCES: dict[str, str] = {
     "tail": "calypso.agent.sources.tail:build",
     "w3c": "calypso.agent.sources.w3c:build",
     "evtx": "calypso.agent.sources.evtx:build",
+    "windows_events": "calypso.agent.sources.winevent:build",
 }
 
 

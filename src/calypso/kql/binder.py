@@ -45,7 +45,9 @@ def col(name: str, table: str | None = None) -> exp.Column:
 
 
 def alias(e: exp.Expression, name: str) -> exp.Expression:
-    return exp.alias_(e, name, quoted=True)
+    out = exp.alias_(e, name, quoted=True)
+    assert isinstance(out, exp.Expression)
+    return out
 
 
 @dataclass

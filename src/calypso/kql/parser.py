@@ -269,9 +269,12 @@ class ParserBase:
             operand = self.unary_expr()
             if t.value == "+":
                 return operand
-            if isinstance(operand, A.Literal) and operand.type in ("int", "long", "real", "timespan"):
-                if isinstance(operand.value, int | float):
-                    return A.Literal(self.pos(t), -operand.value, operand.type)
+            if (
+                isinstance(operand, A.Literal)
+                and operand.type in ("int", "long", "real", "timespan")
+                and isinstance(operand.value, int | float)
+            ):
+                return A.Literal(self.pos(t), -operand.value, operand.type)
             return A.Unary(self.pos(t), "-", operand)
         return self.postfix_expr()
 

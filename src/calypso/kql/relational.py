@@ -109,13 +109,13 @@ def _join(ctx: Context, rel: Rel, op: A.Operator) -> Rel:
     if op.lookup:
         # lookup drops the right side's copies of the key columns
         keys = {k.name for k, _ in op.on if isinstance(k, A.Name)}
-        keep = [
+        kept = [
             i
             for i, (n, _) in enumerate(cols)
             if i < len(left.columns) or not (n[:-1] in keys and n[-1:].isdigit())
         ]
-        cols = [cols[i] for i in keep]
-        sel = [sel[i] for i in keep]
+        cols = [cols[i] for i in kept]
+        sel = [sel[i] for i in kept]
         q = (
             exp.select(*sel)
             .from_(left_sql.subquery(lname))
@@ -150,7 +150,7 @@ def _mv_expand(ctx: Context, rel: Rel, op: A.Operator) -> Rel:
     if op.limit is not None:
         pass
     t2 = ctx.fresh()
-    outer_sel = [col(n, t2) for n, _ in cols]
+    outer_sel: list[exp.Expression] = [col(n, t2) for n, _ in cols]
     value: exp.Expression = col(name, t2)
     if to_type is not None and to_type != "dynamic":
         value = (

@@ -55,7 +55,7 @@ def _name(e: A.Expr, scope: Scope) -> Typed:
         return scope.column(e.name, e.pos)
     lets = scope.ctx.lets
     if e.name in lets and isinstance(lets[e.name], Typed):
-        return lets[e.name]  # type: ignore[no-any-return]
+        return lets[e.name]
     if e.name in lets and isinstance(lets[e.name], A.Expr):
         from .binder import Scope as S
 
@@ -223,7 +223,7 @@ def string_predicate(op: str, a: exp.Expression, b: Typed, scope: Scope, pos: A.
         if isinstance(b.sql, exp.Literal) and b.sql.is_string:
             needle = str(b.sql.this)
             if needle == "":
-                return exp.true() if base == "has" else exp.true()
+                return exp.true()
             pattern = term_regex(needle, ci, base != "hassuffix", base != "hasprefix")
             quick = exp.GT(this=d.strpos(a, b.sql, ci), expression=lit(0))
             return exp.And(this=quick, expression=d.regex_match(a, lit(pattern)))
@@ -283,7 +283,7 @@ def _inlist(e: A.Expr, scope: Scope) -> Typed:
     base = e.op.lstrip("!")
     ci = base.endswith("~")
     values: list[Typed] = []
-    subqueries: list[exp.Expression] = []
+    subqueries: list[exp.Select] = []
     dyn_arrays: list[Typed] = []
     for item in e.items:
         if isinstance(item, A.DynamicLiteral) and isinstance(item.value, list):
@@ -328,8 +328,8 @@ def _inlist(e: A.Expr, scope: Scope) -> Typed:
                 vs = _as_string(v, scope)
             items.append(fn("lower", vs) if ci else vs)
         parts.append(exp.In(this=lhs, expressions=items))
-    for q in subqueries:
-        parts.append(exp.In(this=lhs, query=q.subquery()))
+    for sub in subqueries:
+        parts.append(exp.In(this=lhs, query=sub.subquery()))
     for arr in dyn_arrays:
         parts.append(d.json_array_contains(arr.sql, _as_string(Typed(lhs, left.type), scope)))
     if not parts:

@@ -75,8 +75,8 @@ def _datatable(ctx: Context, t: A.Tabular) -> Rel:
         ).where(exp.false())
         rows.append(empty)
     q: exp.Query = rows[0]
-    for r in rows[1:]:
-        q = exp.union(q, r, distinct=False)
+    for row in rows[1:]:
+        q = exp.union(q, row, distinct=False)
     name = ctx.fresh()
     return Rel(exp.select(*[col(c, name) for c, _ in t.columns]).from_(q.subquery(name)), list(t.columns))
 

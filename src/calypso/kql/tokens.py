@@ -289,13 +289,14 @@ class _Lexer:
             self.pos += 1
         word = text[start : self.pos]
         for h in HYPHENATED:
-            if text.startswith(h, start) and (
-                start + len(h) >= len(text) or not _ident_char(text[start + len(h)])
+            if (
+                text.startswith(h, start)
+                and (start + len(h) >= len(text) or not _ident_char(text[start + len(h)]))
+                and (h.startswith(word + "-") or h.startswith(word + "."))
             ):
-                if h.startswith(word + "-") or h.startswith(word + "."):
-                    self.pos = start + len(h)
-                    word = h
-                    break
+                self.pos = start + len(h)
+                word = h
+                break
         if word == "in" and text.startswith("~", self.pos):
             self.pos += 1
             self.emit(OP, start, "in~")

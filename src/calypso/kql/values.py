@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import re
-import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
@@ -126,11 +126,11 @@ def _real(value: Any) -> Any:
     return f
 
 
-_CONVERT = {
+_CONVERT: dict[str, Callable[[Any], Any]] = {
     "datetime": lambda v: format_datetime(v) if isinstance(v, datetime) else str(v),
     "timespan": lambda v: format_timespan(_to_ticks(v)),
     "dynamic": _json,
-    "guid": lambda v: str(v) if isinstance(v, uuid.UUID | str) else str(v),
+    "guid": str,
     "real": _real,
     "decimal": lambda v: float(v) if isinstance(v, Decimal) else _real(v),
     "int": int,

@@ -83,7 +83,7 @@ def test_summarize_aggregates_and_names(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def test_arg_max_star_returns_whole_row(con: duckdb.DuckDBPyConnection) -> None:
-    cols, rows = run(
+    _cols, rows = run(
         con,
         "Syslog | summarize arg_max(TimeGenerated, *) by Computer | sort by Computer asc | project Computer, ProcessID",
     )
@@ -109,7 +109,7 @@ def test_let_scalar_in_and_extend(con: duckdb.DuckDBPyConnection) -> None:
 
 
 def test_int_division_truncates_and_timespan_arithmetic(con: duckdb.DuckDBPyConnection) -> None:
-    cols, rows = run(
+    _cols, rows = run(
         con,
         "print a = 7 / 2, b = 1h + 30m, c = datetime(2024-01-01) + 1d, d = datetime(2024-01-02) - datetime(2024-01-01)",
     )

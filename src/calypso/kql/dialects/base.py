@@ -9,6 +9,7 @@ microseconds (UTC), dynamic = JSON text.
 from __future__ import annotations
 
 from datetime import datetime
+from typing import ClassVar
 
 from sqlglot import exp
 
@@ -35,7 +36,7 @@ def lit(value: object) -> exp.Expression:
 class Dialect:
     name = "base"
     sqlglot_dialect = "duckdb"
-    storage: dict[str, str] = {}
+    storage: ClassVar[dict[str, str]] = {}
 
     def storage_type(self, kusto_type: str) -> str:
         return self.storage[kusto_type]

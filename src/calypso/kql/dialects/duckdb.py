@@ -6,6 +6,7 @@ Invariant: datetime = TIMESTAMP (naive UTC, µs), timespan = BIGINT ticks, dynam
 from __future__ import annotations
 
 from datetime import datetime
+from typing import ClassVar
 
 from sqlglot import exp
 
@@ -17,7 +18,7 @@ _JSON = exp.DataType.build("JSON", dialect="duckdb")
 class DuckDB(Dialect):
     name = "duckdb"
     sqlglot_dialect = "duckdb"
-    storage = {
+    storage: ClassVar[dict[str, str]] = {
         "string": "VARCHAR",
         "int": "INTEGER",
         "long": "BIGINT",
@@ -29,7 +30,7 @@ class DuckDB(Dialect):
         "decimal": "DOUBLE",
         "dynamic": "JSON",
     }
-    _cast = {
+    _cast: ClassVar[dict[str, str]] = {
         "string": "VARCHAR",
         "int": "INTEGER",
         "long": "BIGINT",
@@ -208,7 +209,7 @@ class DuckDB(Dialect):
         strings = fn("json_extract_string", exp.cast(arr, _JSON), lit("$[*]"))
         return fn("list_contains", strings, exp.cast(value, "VARCHAR"))
 
-    _aggs = {
+    _aggs: ClassVar[dict[str, str]] = {
         "arg_max": "arg_max",
         "arg_min": "arg_min",
         "stdev": "stddev_samp",

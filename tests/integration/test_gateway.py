@@ -152,6 +152,10 @@ def test_health_on_listen_port_and_separate_port(gateway: GatewayProcess) -> Non
         assert snapshot["status"] == "ok" and snapshot["uptime"] > 0
         assert {"tunnels_open", "tunnels_total", "bytes_up", "bytes_down"} <= snapshot.keys()
         assert "not_allowed" in snapshot["refusals"]
+    metrics = httpx.get(f"http://127.0.0.1:{gateway.health_port}/metrics", timeout=5)
+    assert metrics.status_code == 200
+    assert "calypso_gateway_tunnels_open " in metrics.text
+    assert 'calypso_gateway_refusals{reason="not_allowed"}' in metrics.text
     # the separate health port serves health only, never tunnels
     assert status_of(exchange(gateway.health_port, connect("localhost:443"))) == 405
 

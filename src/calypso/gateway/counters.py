@@ -2,7 +2,8 @@
 
 Invariant: counters only grow, except `tunnels_open`/`connections_open`, which equal the number of
 live tunnels/client connections at every instant (incremented and decremented exactly once each by
-the proxy). Every refusal is counted under exactly one reason from `REASONS`.
+the proxy). Every refusal is counted under exactly one reason from `REASONS`. The health document (JSON) and
+the Prometheus text are two renderings of the same snapshot.
 """
 
 from __future__ import annotations
@@ -64,3 +65,24 @@ class Counters:
             "refusals": {reason: self.refusals.get(reason, 0) for reason in REASONS},
             "refusals_total": sum(self.refusals.values()),
         }
+
+
+_GAUGES = ("connections_open", "tunnels_open")
+_COUNTERS = ("connections_total", "tunnels_total", "bytes_up", "bytes_down", "idle_closed", "health_requests")
+
+
+def prometheus(snapshot: dict[str, Any]) -> bytes:
+    """The snapshot in Prometheus text exposition format (`calypso_gateway_*`)."""
+    lines = [
+        "# TYPE calypso_gateway_up gauge",
+        f"calypso_gateway_up {0 if snapshot['status'] == 'draining' else 1}",
+        "# TYPE calypso_gateway_uptime_seconds gauge",
+        f"calypso_gateway_uptime_seconds {snapshot['uptime']}",
+    ]
+    for name in _GAUGES:
+        lines += [f"# TYPE calypso_gateway_{name} gauge", f"calypso_gateway_{name} {snapshot[name]}"]
+    for name in _COUNTERS:
+        lines += [f"# TYPE calypso_gateway_{name} counter", f"calypso_gateway_{name} {snapshot[name]}"]
+    lines.append("# TYPE calypso_gateway_refusals counter")
+    lines += [f'calypso_gateway_refusals{{reason="{r}"}} {n}' for r, n in snapshot["refusals"].items()]
+    return ("\n".join(lines) + "\n").encode()

@@ -12,12 +12,14 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+
+import orjson
 
 from calypso.gateway import httphead
 from calypso.gateway.allowlist import Target, parse_target
 from calypso.gateway.auth import CHALLENGE, Verdict
-from calypso.gateway.counters import REASONS
+from calypso.gateway.counters import REASONS, prometheus
 from calypso.gateway.logs import event
 from calypso.gateway.relay import Side, Tunnel
 
@@ -142,13 +144,14 @@ class ClientConnection(asyncio.Protocol):
             self.transport.close()
 
     def serve_health(self, head: httphead.RequestHead) -> None:
-        if head.target.split("?", 1)[0] not in ("/health", "/healthz"):
-            self.refuse("method_not_allowed", "only GET /health is served here")
+        render = HEALTH_PATHS.get(head.target.split("?", 1)[0])
+        if render is None:
+            self.refuse("method_not_allowed", "only GET /health and GET /metrics are served here")
             return
         self.gateway.counters.health_requests += 1
         if self.transport is not None:
-            body = self.gateway.health_json()
-            self.transport.write(httphead.response(200, body, content_type="application/json"))
+            body, content_type = render(self.gateway.health_snapshot())
+            self.transport.write(httphead.response(200, body, content_type=content_type))
             self.transport.close()
 
     def connect(self, head: httphead.RequestHead) -> None:
@@ -219,3 +222,8 @@ PROXY_METHODS: dict[str, Handler] = {
     "GET": ClientConnection.serve_health,
 }
 HEALTH_METHODS: dict[str, Handler] = {"GET": ClientConnection.serve_health}
+HEALTH_PATHS: dict[str, Callable[[dict[str, Any]], tuple[bytes, str]]] = {
+    "/health": lambda snapshot: (orjson.dumps(snapshot), "application/json"),
+    "/healthz": lambda snapshot: (orjson.dumps(snapshot), "application/json"),
+    "/metrics": lambda snapshot: (prometheus(snapshot), "text/plain; version=0.0.4"),
+}

@@ -16,8 +16,6 @@ import signal
 from collections import Counter
 from typing import Any
 
-import orjson
-
 from calypso.gateway.config import Address, GatewayConfig
 from calypso.gateway.counters import Counters
 from calypso.gateway.logs import event
@@ -115,11 +113,11 @@ class Gateway:
         self.tasks.add(task)
         task.add_done_callback(self.tasks.discard)
 
-    def health_json(self) -> bytes:
+    def health_snapshot(self) -> dict[str, Any]:
         snapshot = self.counters.snapshot()
         snapshot["max_tunnels"] = self.config.max_tunnels
         snapshot["allow"] = [str(entry) for entry in self.config.allow.entries]
-        return orjson.dumps(snapshot)
+        return snapshot
 
     # -- lifecycle -----------------------------------------------------------------------------------
 

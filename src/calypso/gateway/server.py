@@ -195,9 +195,16 @@ class Gateway:
         event(logging.INFO, "Stopped.", aborted=left, tunnels_total=self.counters.tunnels_total)
 
 
+def _log_unexpected(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) -> None:
+    """One readable line instead of a stack trace; the connection concerned is already closed."""
+    error = context.get("exception") or context.get("message", "unknown")
+    event(logging.ERROR, "Unexpected error; connection dropped.", error=repr(error))
+
+
 async def serve(config: GatewayConfig) -> int:
     """Run until SIGTERM or SIGINT, then drain; returns the process exit status."""
     gateway = Gateway(config)
+    gateway.loop.set_exception_handler(_log_unexpected)
     await gateway.start()
     for signum in (signal.SIGTERM, signal.SIGINT):
         gateway.loop.add_signal_handler(signum, gateway.request_stop)

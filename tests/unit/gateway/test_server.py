@@ -146,3 +146,21 @@ def test_client_gone_during_handshake_releases_its_slot() -> None:
         assert not gateway.per_client and sum(gateway.counters.refusals.values()) == 0
 
     asyncio.run(with_gateway(echo, body))
+
+
+def test_idle_timeout_spares_busy_tunnels_and_closes_quiet_ones() -> None:
+    async def body(gateway: Gateway, port: int) -> None:
+        busy_reader, busy = await open_tunnel(gateway, port)
+        quiet_reader, quiet = await open_tunnel(gateway, port)
+        for _ in range(8):  # 0.8 s of traffic, twice the idle timeout
+            busy.write(b"ping")
+            assert await busy_reader.readexactly(4) == b"ping"
+            await asyncio.sleep(0.1)
+        assert await asyncio.wait_for(quiet_reader.read(), 2) == b""  # closed by the gateway
+        busy.write(b"pong")
+        assert await busy_reader.readexactly(4) == b"pong"
+        assert gateway.counters.idle_closed == 1
+        busy.close()
+        quiet.close()
+
+    asyncio.run(with_gateway(echo, body, idle_timeout=0.4))

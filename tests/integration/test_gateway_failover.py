@@ -1,14 +1,22 @@
-"""Agents fail over between gateways: two real gateways, one killed mid-stream, nothing lost or doubled."""
+"""Agents behind two gateways: one is killed mid-stream, data keeps flowing through the other, once.
+
+`test_two_gateways_one_killed_mid_stream` (written with the agent) checks the agent's side (its route
+switches to the second gateway); `test_gateway_killed_mid_stream_...` checks the gateways' side (the
+first carried data before the kill, the second carries it after) with basic auth on both.
+"""
 
 from __future__ import annotations
 
-import threading
+import json
+import os
+import signal
 import time
 from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import CALYPSO, Workspace, calypso, spawn, stop, wait_for
+from tests.integration.conftest import CALYPSO, Workspace, calypso, free_port, spawn, stop, wait_for
+from tests.integration.test_agent_delivery import _listening, counts, tail_config, write_lines
 from tests.integration.test_gateway_support import GatewayProcess
 
 pytestmark = pytest.mark.integration
@@ -16,30 +24,68 @@ pytestmark = pytest.mark.integration
 LINES = 20_000
 
 
-def write_lines(log: Path, total: int, per_second: int) -> threading.Thread:
-    def run() -> None:
-        chunk = max(1, per_second // 20)
-        with log.open("a") as f:
-            for start in range(0, total, chunk):
-                f.write(
-                    "".join(
-                        f"line {i:07d} through-a-gateway\n" for i in range(start, min(total, start + chunk))
-                    )
-                )
-                f.flush()
-                time.sleep(0.05)
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    return thread
-
-
-def counts(ws: Workspace) -> tuple[int, int]:
+def test_two_gateways_one_killed_mid_stream(workspace: Workspace, tmp_path: Path) -> None:
+    ports = [free_port(), free_port()]
+    gateways = [
+        spawn(
+            [
+                CALYPSO,
+                "gateway",
+                "serve",
+                "--listen",
+                f"127.0.0.1:{p}",
+                "--allow",
+                f"127.0.0.1:{workspace.port}",
+            ],
+            tmp_path / f"gateway{i}.log",
+        )
+        for i, p in enumerate(ports)
+    ]
+    for p in ports:
+        wait_for(lambda p=p: _listening(p), 20, f"gateway on {p}")
+    state, log = tmp_path / "agent", tmp_path / "app.log"
+    log.touch()
+    calypso(
+        "agent",
+        "connect",
+        "--state",
+        str(state),
+        "--url",
+        workspace.url,
+        "--workspace-id",
+        workspace.info["workspace_id"],
+        "--key",
+        workspace.info["primary_key"],
+        "--ca",
+        workspace.info["ca_cert"],
+        *[arg for p in ports for arg in ("--gateway", f"http://127.0.0.1:{p}")],
+    )
+    agent = spawn(
+        [
+            CALYPSO,
+            "agent",
+            "run",
+            "--state",
+            str(state),
+            "--config",
+            str(tail_config(tmp_path / "agent.toml", log)),
+        ],
+        tmp_path / "agent.log",
+    )
     try:
-        rows = ws.query("MyApp_CL | summarize n = count(), d = dcount(RawData)")
-    except AssertionError:  # the table does not exist yet
-        return (0, 0)
-    return (rows[0]["n"], rows[0]["d"]) if rows else (0, 0)
+        writer = write_lines(log, 30_000, per_second=5_000)
+        wait_for(lambda: counts(workspace)[0] > 0, 60, "the first lines through gateway 1")
+        os.kill(gateways[0].pid, signal.SIGKILL)
+        gateways[0].wait()
+        writer.join()
+        wait_for(lambda: counts(workspace)[0] >= 30_000, 90, "every line through gateway 2")
+        assert counts(workspace) == (30_000, 30_000)
+        status = json.loads(calypso("agent", "status", "--state", str(state), "--json").stdout)
+        assert status["workspaces"][workspace.info["workspace_id"]]["route"] == f"http://127.0.0.1:{ports[1]}"
+    finally:
+        stop(agent)
+        for g in gateways:
+            stop(g)
 
 
 def test_gateway_killed_mid_stream_agent_fails_over_and_nothing_is_lost_or_duplicated(
@@ -71,11 +117,7 @@ def test_gateway_killed_mid_stream_agent_fails_over_and_nothing_is_lost_or_dupli
             "--gateway",
             second.url,
         )
-        config = tmp_path / "agent.toml"
-        config.write_text(
-            f'[[sources.tail]]\nname = "MyApp"\npaths = ["{log}"]\nstart_at = "beginning"\n\n'
-            '[delivery]\nstatus_interval = "1s"\nmax_retry_delay = "1s"\n'
-        )
+        config = tail_config(tmp_path / "agent.toml", log)
         agent = spawn(
             [CALYPSO, "agent", "run", "--state", str(state), "--config", str(config)], tmp_path / "agent.log"
         )

@@ -45,7 +45,7 @@ def col(name: str, table: str | None = None) -> exp.Column:
 
 
 def alias(e: exp.Expression, name: str) -> exp.Expression:
-    out = exp.alias_(e, name, quoted=True)
+    out = exp.alias_(e, name, quoted=True, copy=False)
     assert isinstance(out, exp.Expression)
     return out
 
@@ -62,10 +62,18 @@ class Context:
     counter: int = 0
     render: dict[str, Any] | None = None
     plan_tabular: Callable[[Context, A.Tabular], Rel] | None = None
+    ctes: list[tuple[str, exp.Query]] = field(default_factory=list)
 
     def fresh(self, prefix: str = "_t") -> str:
         self.counter += 1
         return f"{prefix}{self.counter}"
+
+    def share(self, rel: Rel) -> Rel:
+        """`rel` as a common table expression, so each reference costs one name, not a copy."""
+        name = self.fresh("_let")
+        self.ctes.append((name, rel.sql))
+        q = exp.select(*[col(n) for n, _ in rel.columns]).from_(exp.table_(name, quoted=True), copy=False)
+        return Rel(q, list(rel.columns), rel.serialized)
 
 
 @dataclass

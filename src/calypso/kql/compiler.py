@@ -60,7 +60,14 @@ def compile_query(
         for let in script.lets:
             _bind_let(ctx, let)
         rel = plan(ctx, script.query)
-        sql = rel.sql.sql(dialect=d.sqlglot_dialect)
+        top = rel.sql
+        if ctx.ctes:
+            top = exp.select(*[exp.column(n, quoted=True) for n, _ in rel.columns]).from_(
+                top.subquery(ctx.fresh(), copy=False), copy=False
+            )
+            for name, cte in ctx.ctes:
+                top = top.with_(exp.to_identifier(name, quoted=True), as_=cte, copy=False)
+        sql = top.sql(dialect=d.sqlglot_dialect)
     except KqlError:
         raise
     except RecursionError:
@@ -116,13 +123,15 @@ def _bind_params(ctx: Context, fdef: A.FunctionDef, args: tuple[A.Expr, ...], po
         if i < len(args):
             a = args[i]
             if p.type == "table":
-                bound[p.name] = plan(
-                    ctx,
-                    a.query
-                    if isinstance(a, A.TabularArg)
-                    else A.TableRef(a.pos, a.name)
-                    if isinstance(a, A.Name)
-                    else _fail(a),
+                bound[p.name] = ctx.share(
+                    plan(
+                        ctx,
+                        a.query
+                        if isinstance(a, A.TabularArg)
+                        else A.TableRef(a.pos, a.name)
+                        if isinstance(a, A.Name)
+                        else _fail(a),
+                    )
                 )
             else:
                 bound[p.name] = translate(a, Scope(ctx, {}))
@@ -161,8 +170,8 @@ def call_user_scalar(call: A.Call, scope: Scope) -> Typed:
         rel = plan(ctx, fdef)
         q = (
             exp.select(exp.column(rel.columns[0][0], quoted=True))
-            .from_(rel.sql.subquery(ctx.fresh()))
-            .limit(1)
+            .from_(rel.sql.subquery(ctx.fresh(), copy=False), copy=False)
+            .limit(1, copy=False)
         )
         return Typed(exp.Subquery(this=q), rel.columns[0][1])
     if not isinstance(fdef, A.FunctionDef):
@@ -173,8 +182,8 @@ def call_user_scalar(call: A.Call, scope: Scope) -> Typed:
             rel = plan(ctx, fdef.body)
             q = (
                 exp.select(exp.column(rel.columns[0][0], quoted=True))
-                .from_(rel.sql.subquery(ctx.fresh()))
-                .limit(1)
+                .from_(rel.sql.subquery(ctx.fresh(), copy=False), copy=False)
+                .limit(1, copy=False)
             )
             return Typed(exp.Subquery(this=q), rel.columns[0][1])
         inner = Scope(ctx, scope.columns, scope.table, scope.sides, scope.row_context, scope.locals)

@@ -32,7 +32,7 @@ from .scalars import translate
 def wrap(rel: Rel, ctx: Context) -> tuple[exp.Select, Scope]:
     """A new SELECT over `rel` and the scope of its columns."""
     name = ctx.fresh()
-    return exp.select().from_(rel.sql.subquery(name)), Scope(ctx, rel.types(), name)
+    return exp.select().from_(rel.sql.subquery(name, copy=False), copy=False), Scope(ctx, rel.types(), name)
 
 
 def select_all(rel: Rel, table: str | None = None) -> list[exp.Expression]:
@@ -61,7 +61,11 @@ def _where(ctx: Context, rel: Rel, op: A.Operator) -> Rel:
     pred = translate(op.predicate, scope)
     if pred.type == "dynamic":
         pred = Typed(ctx.dialect.try_cast(pred.sql, "dynamic", "bool"), "bool")
-    return Rel(q.select(*select_all(rel, scope.table)).where(pred.sql), rel.columns, rel.serialized)
+    return Rel(
+        q.select(*select_all(rel, scope.table), copy=False).where(pred.sql, copy=False),
+        rel.columns,
+        rel.serialized,
+    )
 
 
 def _assignments(items: tuple[A.Assign, ...], scope: Scope, taken: set[str]) -> list[tuple[str, Typed]]:
@@ -114,7 +118,7 @@ def _extend(ctx: Context, rel: Rel, op: A.Operator) -> Rel:
         result.append((n, t))
         sel.append(e)
     del exprs
-    return Rel(q.select(*sel), result, rel.serialized)
+    return Rel(q.select(*sel, copy=False), result, rel.serialized)
 
 
 def _project(ctx: Context, rel: Rel, op: A.Operator) -> Rel:
@@ -125,7 +129,7 @@ def _project(ctx: Context, rel: Rel, op: A.Operator) -> Rel:
     for n, v in new:
         dedup[n] = v
     return Rel(
-        q.select(*[alias(v.sql, n) for n, v in dedup.items()]),
+        q.select(*[alias(v.sql, n) for n, v in dedup.items()], copy=False),
         [(n, v.type) for n, v in dedup.items()],
         rel.serialized,
     )
@@ -150,7 +154,7 @@ def _select_cols(
     q, scope = wrap(rel, ctx)
     renames = renames or {}
     sel = [alias(col(renames.get(n, n), scope.table), n) for n, _ in cols]
-    return Rel(q.select(*sel), cols, rel.serialized)
+    return Rel(q.select(*sel, copy=False), cols, rel.serialized)
 
 
 def _project_away(ctx: Context, rel: Rel, op: A.Operator) -> Rel:
@@ -207,7 +211,9 @@ def _summarize(ctx: Context, rel: Rel, op: A.Operator) -> Rel:
     # stage 1: the keys as hidden columns next to the input columns
     key_cols = [f"__k{i}" for i in range(len(keys))]
     stage1 = inner.select(
-        *select_all(rel, scope.table), *[alias(v.sql, k) for k, (_, v) in zip(key_cols, keys, strict=True)]
+        *select_all(rel, scope.table),
+        *[alias(v.sql, k) for k, (_, v) in zip(key_cols, keys, strict=True)],
+        copy=False,
     )
     t1 = ctx.fresh()
     agg_scope = Scope(ctx, rel.types(), t1, row_context=False)
@@ -227,9 +233,9 @@ def _summarize(ctx: Context, rel: Rel, op: A.Operator) -> Rel:
         taken.add(name)
         out_cols.append((name, value.type))
         sel.append(alias(value.sql, name))
-    q = exp.select(*sel).from_(stage1.subquery(t1))
+    q = exp.select(*sel).from_(stage1.subquery(t1, copy=False), copy=False)
     if keys:
-        q = q.group_by(*[col(k, t1) for k in key_cols])
+        q = q.group_by(*[col(k, t1) for k in key_cols], copy=False)
     return Rel(q, out_cols)
 
 
@@ -267,7 +273,9 @@ def _sort(ctx: Context, rel: Rel, op: A.Operator) -> Rel:
         exp.Ordered(this=translate(k.expr, scope).sql, desc=k.desc, nulls_first=k.nulls_first)
         for k in op.keys
     ]
-    return Rel(q.select(*select_all(rel, scope.table)).order_by(*order), rel.columns, True)
+    return Rel(
+        q.select(*select_all(rel, scope.table), copy=False).order_by(*order, copy=False), rel.columns, True
+    )
 
 
 def _limit_value(ctx: Context, e: A.Expr) -> exp.Expression:
@@ -279,7 +287,7 @@ def _take(ctx: Context, rel: Rel, op: A.Operator) -> Rel:
     assert isinstance(op, A.Take)
     q, scope = wrap(rel, ctx)
     return Rel(
-        q.select(*select_all(rel, scope.table)).limit(_limit_value(ctx, op.count)),
+        q.select(*select_all(rel, scope.table), copy=False).limit(_limit_value(ctx, op.count), copy=False),
         rel.columns,
         rel.serialized,
     )
@@ -290,23 +298,29 @@ def _top(ctx: Context, rel: Rel, op: A.Operator) -> Rel:
     q, scope = wrap(rel, ctx)
     k = op.key
     order = exp.Ordered(this=translate(k.expr, scope).sql, desc=k.desc, nulls_first=k.nulls_first)
-    q = q.select(*select_all(rel, scope.table)).order_by(order).limit(_limit_value(ctx, op.count))
+    q = (
+        q.select(*select_all(rel, scope.table), copy=False)
+        .order_by(order, copy=False)
+        .limit(_limit_value(ctx, op.count), copy=False)
+    )
     return Rel(q, rel.columns, True)
 
 
 def _count(ctx: Context, rel: Rel, op: A.Operator) -> Rel:
     q, _ = wrap(rel, ctx)
-    return Rel(q.select(alias(exp.Count(this=exp.Star()), "Count")), [("Count", "long")])
+    return Rel(q.select(alias(exp.Count(this=exp.Star()), "Count"), copy=False), [("Count", "long")])
 
 
 def _distinct(ctx: Context, rel: Rel, op: A.Operator) -> Rel:
     assert isinstance(op, A.Distinct)
     if len(op.items) == 1 and isinstance(op.items[0], A.Star):
         q, scope = wrap(rel, ctx)
-        return Rel(q.select(*select_all(rel, scope.table)).distinct(), rel.columns)
+        return Rel(q.select(*select_all(rel, scope.table), copy=False).distinct(copy=False), rel.columns)
     projected = _project(ctx, rel, A.Project(op.pos, tuple(A.Assign((), e) for e in op.items)))
     q, scope = wrap(projected, ctx)
-    return Rel(q.select(*select_all(projected, scope.table)).distinct(), projected.columns)
+    return Rel(
+        q.select(*select_all(projected, scope.table), copy=False).distinct(copy=False), projected.columns
+    )
 
 
 def _render(ctx: Context, rel: Rel, op: A.Operator) -> Rel:
@@ -331,9 +345,9 @@ def _sample(ctx: Context, rel: Rel, op: A.Operator) -> Rel:
     assert isinstance(op, A.Sample)
     q, scope = wrap(rel, ctx)
     q = (
-        q.select(*select_all(rel, scope.table))
-        .order_by(ctx.dialect.sample_order())
-        .limit(_limit_value(ctx, op.count))
+        q.select(*select_all(rel, scope.table), copy=False)
+        .order_by(ctx.dialect.sample_order(), copy=False)
+        .limit(_limit_value(ctx, op.count), copy=False)
     )
     return Rel(q, rel.columns)
 
@@ -350,9 +364,11 @@ def _getschema(ctx: Context, rel: Rel, op: A.Operator) -> Rel:
     ]
     q: exp.Query = rows[0]
     for r in rows[1:]:
-        q = exp.union(q, r, distinct=False)
+        q = exp.union(q, r, distinct=False, copy=False)
     return Rel(
-        exp.select("*").from_(q.subquery(ctx.fresh())).order_by(exp.column("ColumnOrdinal", quoted=True)),
+        exp.select("*")
+        .from_(q.subquery(ctx.fresh(), copy=False), copy=False)
+        .order_by(exp.column("ColumnOrdinal", quoted=True), copy=False),
         [
             ("ColumnName", "string"),
             ("ColumnOrdinal", "int"),

@@ -69,13 +69,13 @@ def _join(ctx: Context, rel: Rel, op: A.Operator) -> Rel:
         ]
         win = exp.Window(this=exp.RowNumber(), partition_by=part)
         numbered = exp.select(*select_all(left, inner_name), alias(win, rn)).from_(
-            left.sql.subquery(inner_name)
+            left.sql.subquery(inner_name, copy=False), copy=False
         )
         n2 = ctx.fresh()
         left_sql = (
             exp.select(*select_all(left, n2))
-            .from_(numbered.subquery(n2))
-            .where(exp.EQ(this=col(rn, n2), expression=lit(1)))
+            .from_(numbered.subquery(n2, copy=False), copy=False)
+            .where(exp.EQ(this=col(rn, n2), expression=lit(1)), copy=False)
         )
     cond = conds[0]
     for c in conds[1:]:
@@ -87,11 +87,19 @@ def _join(ctx: Context, rel: Rel, op: A.Operator) -> Rel:
             else (right.sql, rname, left_sql, lname)
         )
         keep_rel = left if kind.startswith("left") else right
-        sub = exp.select(lit(1)).from_(other.subquery(other_name)).where(cond)
+        sub = (
+            exp.select(lit(1))
+            .from_(other.subquery(other_name, copy=False), copy=False)
+            .where(cond, copy=False)
+        )
         pred: exp.Expression = exp.Exists(this=sub)
         if "anti" in kind:
             pred = exp.Not(this=pred)
-        q = exp.select(*select_all(keep_rel, keep_name)).from_(keep.subquery(keep_name)).where(pred)
+        q = (
+            exp.select(*select_all(keep_rel, keep_name))
+            .from_(keep.subquery(keep_name, copy=False), copy=False)
+            .where(pred, copy=False)
+        )
         return Rel(q, list(keep_rel.columns))
     taken = {n for n, _ in left.columns}
     cols = list(left.columns)
@@ -103,8 +111,8 @@ def _join(ctx: Context, rel: Rel, op: A.Operator) -> Rel:
         sel.append(alias(col(n, rname), new))
     q = (
         exp.select(*sel)
-        .from_(left_sql.subquery(lname))
-        .join(right.sql.subquery(rname), on=cond, join_type=JOIN_KINDS[kind])
+        .from_(left_sql.subquery(lname, copy=False), copy=False)
+        .join(right.sql.subquery(rname, copy=False), on=cond, join_type=JOIN_KINDS[kind], copy=False)
     )
     if op.lookup:
         # lookup drops the right side's copies of the key columns
@@ -118,8 +126,8 @@ def _join(ctx: Context, rel: Rel, op: A.Operator) -> Rel:
         sel = [sel[i] for i in kept]
         q = (
             exp.select(*sel)
-            .from_(left_sql.subquery(lname))
-            .join(right.sql.subquery(rname), on=cond, join_type=JOIN_KINDS[kind])
+            .from_(left_sql.subquery(lname, copy=False), copy=False)
+            .join(right.sql.subquery(rname, copy=False), on=cond, join_type=JOIN_KINDS[kind], copy=False)
         )
     return Rel(q, cols)
 
@@ -146,7 +154,7 @@ def _mv_expand(ctx: Context, rel: Rel, op: A.Operator) -> Rel:
             sel.append(col(n, scope.table))
             cols.append((n, t))
     # expand in an inner select, convert in the outer one (engines forbid wrapping the unnest)
-    inner = q.select(*sel, alias(element, name))
+    inner = q.select(*sel, alias(element, name), copy=False)
     if op.limit is not None:
         pass
     t2 = ctx.fresh()
@@ -162,7 +170,7 @@ def _mv_expand(ctx: Context, rel: Rel, op: A.Operator) -> Rel:
     position = [n for n, _ in rel.columns].index(name) if name in rel.types() else len(cols)
     outer_sel.insert(position, alias(value, name))
     cols.insert(position, (name, out_type))
-    return Rel(exp.select(*outer_sel).from_(inner.subquery(t2)), cols)
+    return Rel(exp.select(*outer_sel).from_(inner.subquery(t2, copy=False), copy=False), cols)
 
 
 def _parse(ctx: Context, rel: Rel, op: A.Operator) -> Rel:
@@ -218,9 +226,9 @@ def _parse(ctx: Context, rel: Rel, op: A.Operator) -> Rel:
         sel.append(alias(val, cname))
         out_cols.append((cname, ctype))
     del types, new_cols
-    q = q.select(*sel)
+    q = q.select(*sel, copy=False)
     if op.kind.endswith("-where"):
-        q = q.where(matched)
+        q = q.where(matched, copy=False)
     return Rel(q, out_cols)
 
 

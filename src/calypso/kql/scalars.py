@@ -100,8 +100,10 @@ def _tabular(e: A.Expr, scope: Scope) -> Typed:
     assert ctx.plan_tabular is not None
     rel = ctx.plan_tabular(ctx, e.query)
     first, ftype = rel.columns[0]
-    q = exp.select(exp.column(first, quoted=True)).from_(rel.sql.subquery(ctx.fresh()))
-    return Typed(exp.Subquery(this=q.limit(1)), ftype)
+    q = exp.select(exp.column(first, quoted=True)).from_(
+        rel.sql.subquery(ctx.fresh(), copy=False), copy=False
+    )
+    return Typed(exp.Subquery(this=q.limit(1, copy=False)), ftype)
 
 
 def _unary(e: A.Expr, scope: Scope) -> Typed:
@@ -295,7 +297,7 @@ def _inlist(e: A.Expr, scope: Scope) -> Typed:
             assert scope.ctx.plan_tabular is not None
             rel = scope.ctx.plan_tabular(scope.ctx, item.query)
             q = exp.select(exp.column(rel.columns[0][0], quoted=True)).from_(
-                rel.sql.subquery(scope.ctx.fresh())
+                rel.sql.subquery(scope.ctx.fresh(), copy=False), copy=False
             )
             subqueries.append(q)
             continue
@@ -329,7 +331,7 @@ def _inlist(e: A.Expr, scope: Scope) -> Typed:
             items.append(fn("lower", vs) if ci else vs)
         parts.append(exp.In(this=lhs, expressions=items))
     for sub in subqueries:
-        parts.append(exp.In(this=lhs, query=sub.subquery()))
+        parts.append(exp.In(this=lhs, query=sub.subquery(copy=False)))
     for arr in dyn_arrays:
         parts.append(d.json_array_contains(arr.sql, _as_string(Typed(lhs, left.type), scope)))
     if not parts:

@@ -23,7 +23,7 @@ def _table(ctx: Context, t: A.Tabular) -> Rel:
     if isinstance(let, Rel):
         return Rel(let.sql.copy(), list(let.columns), let.serialized)
     if isinstance(let, A.Tabular):
-        rel = plan(ctx, let)
+        rel = ctx.share(plan(ctx, let))
         ctx.lets[t.name] = rel
         return Rel(rel.sql.copy(), list(rel.columns), rel.serialized)
     if isinstance(let, A.Name):
@@ -41,7 +41,9 @@ def _table(ctx: Context, t: A.Tabular) -> Rel:
             *t.pos,
         )
     name = ctx.fresh()
-    q = exp.select(*[col(n, name) for n, _ in columns]).from_(exp.table_(t.name, quoted=True).as_(name))
+    q = exp.select(*[col(n, name) for n, _ in columns]).from_(
+        exp.table_(t.name, quoted=True).as_(name), copy=False
+    )
     types = dict(columns)
     if ctx.timespan is not None and types.get("TimeGenerated") == "datetime":
         start, end = ctx.timespan
@@ -51,7 +53,8 @@ def _table(ctx: Context, t: A.Tabular) -> Rel:
             exp.And(
                 this=exp.GTE(this=tg, expression=d.datetime_literal(start)),
                 expression=exp.LT(this=tg, expression=d.datetime_literal(end)),
-            )
+            ),
+            copy=False,
         )
     return Rel(q, list(columns))
 
@@ -72,13 +75,16 @@ def _datatable(ctx: Context, t: A.Tabular) -> Rel:
     if not rows:
         empty = exp.select(
             *[alias(_typed(ctx, exp.Null(), "dynamic", ct), cn) for cn, ct in t.columns]
-        ).where(exp.false())
+        ).where(exp.false(), copy=False)
         rows.append(empty)
     q: exp.Query = rows[0]
     for row in rows[1:]:
-        q = exp.union(q, row, distinct=False)
+        q = exp.union(q, row, distinct=False, copy=False)
     name = ctx.fresh()
-    return Rel(exp.select(*[col(c, name) for c, _ in t.columns]).from_(q.subquery(name)), list(t.columns))
+    return Rel(
+        exp.select(*[col(c, name) for c, _ in t.columns]).from_(q.subquery(name, copy=False), copy=False),
+        list(t.columns),
+    )
 
 
 def _typed(ctx: Context, e: exp.Expression, have: str, want: str) -> exp.Expression:
@@ -112,7 +118,8 @@ def _print(ctx: Context, t: A.Tabular) -> Rel:
     q = exp.select(*[alias(v.sql, n) for n, v in items])
     name = ctx.fresh()
     return Rel(
-        exp.select(*[col(n, name) for n, _ in items]).from_(q.subquery(name)), [(n, v.type) for n, v in items]
+        exp.select(*[col(n, name) for n, _ in items]).from_(q.subquery(name, copy=False), copy=False),
+        [(n, v.type) for n, v in items],
     )
 
 
@@ -149,12 +156,14 @@ def _union_rels(
                 sel.append(alias(col(n, scope.table), n))
             else:
                 sel.append(alias(_typed(ctx, exp.Null(), "dynamic", ty), n))
-        parts.append(q.select(*sel))
+        parts.append(q.select(*sel, copy=False))
     u: exp.Query = parts[0]
     for p in parts[1:]:
-        u = exp.union(u, p, distinct=False)
+        u = exp.union(u, p, distinct=False, copy=False)
     name = ctx.fresh()
-    return Rel(exp.select(*[col(n, name) for n, _ in cols]).from_(u.subquery(name)), cols)
+    return Rel(
+        exp.select(*[col(n, name) for n, _ in cols]).from_(u.subquery(name, copy=False), copy=False), cols
+    )
 
 
 def _source_name(t: A.Tabular) -> str:

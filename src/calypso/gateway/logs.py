@@ -4,7 +4,8 @@
 
 Fields travel in `extra={"fields": {...}}` (the convention every Calypso component uses), so a
 process-wide formatter that knows it renders them; `FieldsFormatter` here does the same for the
-gateway run on its own.
+gateway run on its own. A `Throttle` keeps a flood of one kind of line (refusals under attack)
+from filling the disk: beyond `burst` lines a window, lines are counted and summarised once.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from __future__ import annotations
 import logging
 import sys
 import time
+from collections.abc import Callable
 from typing import Any
 
 logger = logging.getLogger("calypso.gateway")
@@ -48,3 +50,32 @@ def setup(level: str) -> None:
     handler.setFormatter(FieldsFormatter())
     logger.addHandler(handler)
     logger.propagate = False
+
+
+class Throttle:
+    """At most `burst` lines per `window` seconds; the rest are counted and reported by `flush`."""
+
+    __slots__ = ("burst", "clock", "count", "suppressed", "what", "window", "window_start")
+
+    def __init__(
+        self, what: str, burst: int = 50, window: float = 1.0, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.what, self.burst, self.window, self.clock = what, burst, window, clock
+        self.window_start, self.count, self.suppressed = clock(), 0, 0
+
+    def allow(self) -> bool:
+        self.flush()
+        self.count += 1
+        if self.count <= self.burst:
+            return True
+        self.suppressed += 1
+        return False
+
+    def flush(self) -> None:
+        """Start a new window if the current one is over, reporting what it suppressed."""
+        now = self.clock()
+        if now - self.window_start < self.window:
+            return
+        if self.suppressed:
+            event(logging.WARNING, "Log lines suppressed.", what=self.what, suppressed=self.suppressed)
+        self.window_start, self.count, self.suppressed = now, 0, 0

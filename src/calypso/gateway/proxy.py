@@ -136,8 +136,9 @@ class ClientConnection(asyncio.Protocol):
         self.done = True
         self.cancel_timer()
         self.gateway.counters.refuse(reason)
-        fields = {"client": self.label, "reason": reason} | ({"target": target} if target else {})
-        event(logging.INFO, "Request refused.", **fields)
+        if self.gateway.refusal_log.allow():
+            fields = {"client": self.label, "reason": reason} | ({"target": target} if target else {})
+            event(logging.INFO, "Request refused.", **fields)
         if self.transport is not None and not self.transport.is_closing():
             status = REASONS[reason]
             self.transport.write(httphead.response(status, message, _EXTRA_HEADERS.get(reason, ())))
@@ -212,6 +213,9 @@ class ClientConnection(asyncio.Protocol):
         client.resume_reading()
 
     def upstream_failed(self, tunnel: Tunnel, reason: str, message: str) -> None:
+        if tunnel.upstream is not None:  # connected just as the timeout fired: already accounted
+            tunnel.close(reason)
+            return
         self.gateway.release_tunnel()
         self.refuse(reason, message, tunnel.target_label)
 

@@ -18,7 +18,7 @@ from typing import Any
 
 from calypso.gateway.config import Address, GatewayConfig
 from calypso.gateway.counters import Counters
-from calypso.gateway.logs import event
+from calypso.gateway.logs import Throttle, event
 from calypso.gateway.proxy import ClientConnection
 from calypso.gateway.relay import Tunnel
 
@@ -48,6 +48,7 @@ class Gateway:
         self.tasks: set[asyncio.Task[Any]] = set()
         self.stopping = asyncio.Event()
         self.fd_limit = 0
+        self.refusal_log = Throttle("Request refused.")
 
     # -- admission and accounting (called by ClientConnection and Tunnel) ----------------------------
 
@@ -116,7 +117,6 @@ class Gateway:
     def health_snapshot(self) -> dict[str, Any]:
         snapshot = self.counters.snapshot()
         snapshot["max_tunnels"] = self.config.max_tunnels
-        snapshot["allow"] = [str(entry) for entry in self.config.allow.entries]
         return snapshot
 
     # -- lifecycle -----------------------------------------------------------------------------------
@@ -158,6 +158,7 @@ class Gateway:
         interval = max(0.05, min(1.0, timeout / 4))
         while True:
             await asyncio.sleep(interval)
+            self.refusal_log.flush()
             horizon = self.loop.time() - timeout
             idle = [t for t in self.tunnels if t.last_active < horizon]
             for tunnel in idle:

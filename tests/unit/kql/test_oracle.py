@@ -11,7 +11,8 @@ catalog (`calypso.wire.schemas.standard_tables()`, built from tables.json). Thre
 
 The compiler is being improved in parallel, so the tests assert floors measured when they were
 written (raise them as the compiler improves) and print a table of every disagreement. Any exception
-from `compile_query` other than `KqlError` fails the run: a crash is never counted as a mere miss.
+from `compile_query` other than `KqlError` (or a `KqlError` wrapping an internal exception, "The
+query could not be compiled: ...") fails the run: a crash is never counted as a mere miss.
 Skips, with the reason, when Node or `tests/oracle/node_modules` (`npm ci --prefix tests/oracle`) are
 missing, or when the shared corpus is absent.
 """
@@ -23,6 +24,7 @@ import json
 import re
 import shutil
 import subprocess
+import sys
 import tempfile
 import traceback
 from collections.abc import Iterator, Mapping, Sequence
@@ -45,6 +47,8 @@ GOLDEN = REPO / "tests" / "golden" / "kql"
 PROBES = ORACLE_DIR / "probes.jsonl"  # short queries probing Kusto's naming and typing rules
 NOW = datetime(2024, 1, 1, tzinfo=UTC)
 ORACLE_TIMEOUT_S = 180
+# compile_query turns internal exceptions into a KqlError with this message: counted as a crash here.
+INTERNAL_FAILURE = "The query could not be compiled:"
 
 # Floors measured when this file was written (see the module docstring); raise, never lower.
 # corpus: parse 184/185, names 116/119, types 116/119; probes: parse 82/83, names 67/71, types 57/71.
@@ -148,6 +152,8 @@ def run_ours(case: Case, catalog: Mapping[str, Sequence[tuple[str, str]]]) -> Ou
     try:
         q = compile_query(case.query, catalog, now=NOW)
     except KqlError as e:
+        if e.message.startswith(INTERNAL_FAILURE):  # compile_query's safety net caught a bug
+            return OurAnswer(None, None, None, str(e))
         return OurAnswer(None, e.code, str(e), None)
     except Exception:  # a crash: reported by test_compiler_raises_only_kql_error, never hidden
         return OurAnswer(None, None, None, traceback.format_exc(limit=6))
@@ -379,3 +385,19 @@ def test_agreement_with_oracle(which: str, what: str, request: pytest.FixtureReq
         f"{which} {what} agreement {comparison.rate(what):.1%} fell below {floor:.1%}"
         + comparison.table(which)
     )
+
+
+def test_a_compiler_crash_is_reported_not_counted(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A non-KqlError from compile_query, or a wrapped internal one, is a crash, never a miss."""
+
+    def crashing(text: str, *_: object, **__: object) -> None:
+        if "wrapped" in text:
+            raise KqlError("UnsupportedOperator", f"{INTERNAL_FAILURE} KeyError: 'x'")
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(sys.modules[__name__], "compile_query", crashing)
+    oracle = OracleAnswer(True, True, (), (("x", "long"),))
+    got = compare([Case("a", "print x = 1"), Case("b", "print wrapped = 1")], {"a": oracle, "b": oracle})
+    assert [i for i, _ in got.crashes] == ["a", "b"]
+    assert "RuntimeError: boom" in got.crashes[0][1]
+    assert got.both_total == 0 and got.rows[0][0] == "CRASH"

@@ -119,7 +119,16 @@ def expr_name(e: A.Expr) -> str | None:
     if isinstance(e, A.Index) and isinstance(e.index, A.Literal) and isinstance(e.index.value, str):
         base = expr_name(e.target)
         return f"{base}_{e.index.value}" if base else None
+    if isinstance(e, A.Call) and e.name in CONVERSIONS and len(e.args) == 1:
+        return expr_name(e.args[0])
     return None
+
+
+# `tostring(Properties.Name)` keeps the name of what it converts (`Properties_Name`), like Kusto.
+CONVERSIONS = frozenset(
+    {"tostring", "toint", "tolong", "toreal", "todouble", "tobool", "toboolean", "todatetime"}
+    | {"totimespan", "toguid", "todynamic", "toobject", "todecimal"}
+)
 
 
 def summarize_key_name(e: A.Expr) -> str | None:

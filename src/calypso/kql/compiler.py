@@ -72,6 +72,10 @@ def compile_query(
         raise
     except RecursionError:
         raise KqlError("SyntaxError", "The query is nested too deeply") from None
+    except NotImplementedError as e:
+        raise KqlError(
+            "UnsupportedFunction", f"'{e or 'this function'}' is not supported by the {dialect} dialect yet"
+        ) from None
     except (
         SqlglotError,
         ValueError,

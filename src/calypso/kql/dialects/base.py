@@ -204,3 +204,14 @@ class Dialect:
 
     def sample_order(self) -> exp.Expression:
         return self.rand()
+
+    # round 2 hooks (kql coverage) ---------------------------------------------------------------
+    def to_hex(self, e: exp.Expression) -> exp.Expression:
+        """Lower-case hexadecimal of a 64-bit integer (two's complement for negatives), no padding."""
+        raise NotImplementedError("tohex")
+
+    def json_array_slice(
+        self, arr: exp.Expression, start: exp.Expression, end: exp.Expression
+    ) -> exp.Expression:
+        """Elements start..end (0-based, inclusive, negatives count from the end) as a JSON array."""
+        raise NotImplementedError("array_slice")

@@ -240,3 +240,16 @@ class DuckDB(Dialect):
 
     def rand(self) -> exp.Expression:
         return fn("random")
+
+    def to_hex(self, e: exp.Expression) -> exp.Expression:
+        return fn("lower", fn("hex", exp.cast(e, "BIGINT")))
+
+    def json_array_slice(
+        self, arr: exp.Expression, start: exp.Expression, end: exp.Expression
+    ) -> exp.Expression:
+        def one_based(i: exp.Expression) -> exp.Expression:
+            ge0 = exp.GTE(this=i, expression=lit(0))
+            return exp.If(this=ge0, true=exp.Add(this=i, expression=lit(1)), false=i)
+
+        items = exp.cast(exp.cast(arr, _JSON), "JSON[]")
+        return fn("to_json", fn("list_slice", items, one_based(start), one_based(end)))

@@ -14,10 +14,12 @@ from .aggregate import AGGREGATES
 from .base import ScalarFn
 from .datetime import DATETIME
 from .dynamic import DYNAMIC
+from .path import PATH
 from .scalar import SCALAR
 from .string import STRING
+from .window import WINDOW
 
-SCALARS: dict[str, ScalarFn] = {**SCALAR, **STRING, **DATETIME, **DYNAMIC}
+SCALARS: dict[str, ScalarFn] = {**SCALAR, **STRING, **DATETIME, **DYNAMIC, **WINDOW, **PATH}
 
 KNOWN_UNSUPPORTED = frozenset(
     {
@@ -28,7 +30,6 @@ KNOWN_UNSUPPORTED = frozenset(
         "series_outliers",
         "parse_xml",
         "parse_csv",
-        "parse_path",
         "ingestion_time",
         "row_window_session",
         "externaldata",

@@ -78,7 +78,16 @@ def _strcat_array(call: A.Call, scope: Scope) -> Typed:
     return Typed(inner, "string", agg_flag(arr, sep))
 
 
+def _array_slice(call: A.Call, scope: Scope) -> Typed:
+    arr, start, end = args(call, scope, 3)
+    if arr.type != "dynamic":
+        raise KqlError("TypeMismatch", "array_slice() expects a dynamic array", *call.args[0].pos)
+    sql = scope.ctx.dialect.json_array_slice(arr.sql, start.sql, end.sql)
+    return Typed(sql, "dynamic", agg_flag(arr, start, end))
+
+
 DYNAMIC: dict[str, ScalarFn] = {
+    "array_slice": _array_slice,
     "array_length": _array_length,
     "arraylength": _array_length,
     "pack_array": _pack_array,

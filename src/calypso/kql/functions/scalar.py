@@ -242,8 +242,25 @@ def _toscalar(call: A.Call, scope: Scope) -> Typed:
     return toscalar(call, scope)
 
 
+def _tohex(call: A.Call, scope: Scope) -> Typed:
+    vals = args(call, scope, 1, 2)
+    v = vals[0]
+    if v.type not in ("int", "long"):
+        raise KqlError("TypeMismatch", "tohex() expects an int or long", *call.args[0].pos)
+    out = scope.ctx.dialect.to_hex(v.sql)
+    if len(vals) > 1:
+        width = vals[1].sql
+        out = exp.If(
+            this=exp.GT(this=width, expression=fn("length", out)),
+            true=fn("lpad", out, width, lit("0")),
+            false=out,
+        )
+    return Typed(out, "string", v.is_agg)
+
+
 SCALAR: dict[str, ScalarFn] = {
     "toscalar": _toscalar,
+    "tohex": _tohex,
     "tostring": _convert("string"),
     "toint": _convert("int"),
     "tolong": _convert("long"),

@@ -1,0 +1,48 @@
+"""Window functions after serialize run on a real DuckDB table and number rows in sorted order."""
+
+from __future__ import annotations
+
+import duckdb
+import pytest
+
+from calypso.kql import KqlError, compile_query
+
+CATALOG = {"T": [("k", "string"), ("n", "long")]}
+
+
+@pytest.fixture()
+def con() -> duckdb.DuckDBPyConnection:
+    c = duckdb.connect()
+    c.execute("CREATE TABLE T (k VARCHAR, n BIGINT)")
+    c.execute("INSERT INTO T VALUES ('c', 30), ('a', 10), ('d', 40), ('b', 20)")
+    return c
+
+
+def rows(con: duckdb.DuckDBPyConnection, kql: str) -> list[tuple[object, ...]]:
+    return con.execute(compile_query(kql, CATALOG).sql).fetchall()
+
+
+def test_row_number_prev_next_cumsum_follow_sort_order(con: duckdb.DuckDBPyConnection) -> None:
+    got = rows(
+        con,
+        "T | sort by n asc | serialize rn = row_number(), p = prev(k), nx = next(n, 1, 0), "
+        "s = row_cumsum(n) | project k, rn, p, nx, s",
+    )
+    assert got == [
+        ("a", 1, None, 20, 10),
+        ("b", 2, "a", 30, 30),
+        ("c", 3, "b", 40, 60),
+        ("d", 4, "c", 0, 100),
+    ]
+
+
+def test_row_number_start_and_prev_offset(con: duckdb.DuckDBPyConnection) -> None:
+    got = rows(con, "T | sort by n desc | extend rn = row_number(0), p2 = prev(n, 2) | project rn, p2")
+    assert got == [(0, None), (1, None), (2, 40), (3, 30)]
+
+
+def test_restart_is_refused_with_position() -> None:
+    with pytest.raises(KqlError) as e:
+        compile_query("T | serialize | extend r = row_number(1, k != prev(k))", CATALOG)
+    assert e.value.code == "UnsupportedFunction" and "restart" in e.value.message
+    assert (e.value.line, e.value.column) == (1, 28)

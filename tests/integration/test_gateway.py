@@ -281,3 +281,47 @@ def test_config_mistake_exits_2_with_one_line() -> None:
     )
     assert proc.returncode == 2
     assert proc.stderr.startswith("calypso gateway: error: allow:") and "Traceback" not in proc.stderr
+
+
+def wait_for_log(gw: GatewayProcess, text: str, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not any(text in line for line in gw.logs):
+        assert time.monotonic() < deadline, f"no log line with {text!r}"
+        time.sleep(0.05)
+
+
+def test_sighup_reloads_allowlist_and_credentials_without_dropping_tunnels(
+    tmp_path: Path, upstream: TlsUpstream
+) -> None:
+    config = tmp_path / "gateway.toml"
+    config.write_text(f'[gateway]\nallow = ["127.0.0.1:{upstream.port}"]\n')
+    with GatewayProcess([], "--config", str(config)) as gw:
+        held = socket.create_connection(("127.0.0.1", gw.port), timeout=5)
+        try:
+            held.sendall(connect(f"127.0.0.1:{upstream.port}"))
+            assert held.recv(4096).startswith(b"HTTP/1.1 200")
+            assert status_of(exchange(gw.port, connect(f"localhost:{upstream.port}"))) == 403
+
+            (tmp_path / "users").write_text("ops:n3w@pass\n")
+            config.write_text(
+                f'[gateway]\nallow = ["localhost:{upstream.port}"]\nauth_file = "{tmp_path / "users"}"\n'
+            )
+            gw.reload()
+            wait_for_log(gw, "Configuration reloaded.")
+            auth = f"Proxy-Authorization: {basic('ops', 'n3w@pass')}"
+            assert (
+                status_of(exchange(gw.port, connect(f"localhost:{upstream.port}", auth), timeout=0.5)) == 200
+            )
+            assert status_of(exchange(gw.port, connect(f"localhost:{upstream.port}"))) == 407
+            assert status_of(exchange(gw.port, connect(f"127.0.0.1:{upstream.port}", auth))) == 403
+            # the tunnel opened before the reload is still there (the 200 one above is closing)
+            assert gw.wait_for(lambda h: h["tunnels_open"] == 1)["tunnels_open"] == 1
+
+            config.write_text("[gateway]\nallow = [")  # a broken file keeps the running configuration
+            gw.reload()
+            wait_for_log(gw, "Reload failed")
+            assert (
+                status_of(exchange(gw.port, connect(f"localhost:{upstream.port}", auth), timeout=0.5)) == 200
+            )
+        finally:
+            held.close()

@@ -139,17 +139,31 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         self._send(200, f"{digest.hexdigest()} {length - remaining}".encode())
 
 
+class _TlsServer(http.server.ThreadingHTTPServer):
+    """Does each TLS handshake in the connection's own thread, so a silent client blocks nobody."""
+
+    daemon_threads = True
+
+    def finish_request(self, request: Any, client_address: Any) -> None:
+        try:
+            request.do_handshake()
+        except (ssl.SSLError, OSError):
+            return
+        super().finish_request(request, client_address)
+
+
 class TlsUpstream:
     """A threaded HTTPS server on 127.0.0.1 (a stand-in for a workspace); `.port`, `.url`."""
 
     def __init__(self, tls: TlsMaterial) -> None:
-        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-        self.server.daemon_threads = True
+        self.server = _TlsServer(("127.0.0.1", 0), _Handler)
         self.server.received_bytes = 0  # type: ignore[attr-defined]
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.minimum_version = ssl.TLSVersion.TLSv1_2
         context.load_cert_chain(tls.cert, tls.key)
-        self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+        self.server.socket = context.wrap_socket(
+            self.server.socket, server_side=True, do_handshake_on_connect=False
+        )
         self.port = int(self.server.server_address[1])
         self.url = f"https://localhost:{self.port}"
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
@@ -183,9 +197,8 @@ class GatewayProcess:
             "serve",
             "--listen",
             "127.0.0.1:0",
-            "--allow",
-            *allow,
         ]
+        args += ["--allow", *allow] if allow else []  # none: they come from a --config file in `extra`
         env = dict(os.environ)
         if user is not None and password is not None:
             env["CALYPSO_TEST_GW_PASSWORD"] = password
@@ -241,6 +254,10 @@ class GatewayProcess:
 
     def terminate(self) -> None:
         self.proc.send_signal(signal.SIGTERM)
+
+    def reload(self) -> None:
+        """SIGHUP: re-read the configuration file and flags."""
+        self.proc.send_signal(signal.SIGHUP)
 
     def kill(self) -> None:
         self.proc.kill()

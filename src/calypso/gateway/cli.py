@@ -1,7 +1,8 @@
 """`calypso gateway serve`: flags and an optional TOML file become one `GatewayConfig`, then serve.
 
 Invariant: a configuration mistake prints one line `calypso gateway: error: <message>` and exits 2,
-never a stack trace; a clean stop (SIGTERM/SIGINT after draining) exits 0.
+never a stack trace; a clean stop (SIGTERM/SIGINT after draining) exits 0. SIGHUP re-reads the same
+flags and file (allowlist, credentials, limits) without dropping open tunnels.
 """
 
 from __future__ import annotations
@@ -74,7 +75,7 @@ def run_serve(args: argparse.Namespace) -> int:
         return 2
     setup(config.log_level)
     try:
-        return asyncio.run(serve(config))
+        return asyncio.run(serve(config, reload=lambda: config_from_args(args)))
     except OSError as e:  # e.g. the listen address is taken
         print(f"calypso gateway: error: cannot listen: {e.strerror or e}", file=sys.stderr)
         return 1

@@ -3,17 +3,20 @@
 Invariant: `connections_open` counts accepted client sockets not yet closed, `per_client[ip]` the
 same per client address, and `tunnels_open` the established tunnels in `self.tunnels`; each is
 released exactly once. On stop, no new connection is accepted, handshakes in progress are answered
-503, open tunnels get `grace` seconds to finish, and whatever is left is aborted.
+503, open tunnels get `grace` seconds to finish, and whatever is left is aborted. A reload (SIGHUP)
+swaps the whole configuration at once for new connections, or not at all.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import logging
 import resource
 import signal
 from collections import Counter
+from collections.abc import Callable
 from typing import Any
 
 from calypso.gateway.config import Address, GatewayConfig
@@ -21,6 +24,7 @@ from calypso.gateway.counters import Counters
 from calypso.gateway.logs import Throttle, event
 from calypso.gateway.proxy import ClientConnection
 from calypso.gateway.relay import Tunnel
+from calypso.wire.errors import ConfigError
 
 FDS_PER_TUNNEL = 2
 
@@ -171,6 +175,26 @@ class Gateway:
                 )
                 tunnel.close("idle")
 
+    def reload(self, read: Callable[[], GatewayConfig]) -> None:
+        """Apply a re-read configuration to new connections; open tunnels are left alone.
+
+        The listening addresses cannot change without a restart; a bad file keeps the running one."""
+        try:
+            fresh = read()
+        except ConfigError as e:
+            event(logging.ERROR, "Reload failed; keeping the running configuration.", error=str(e))
+            return
+        if (fresh.listen, fresh.health) != (self.config.listen, self.config.health):
+            event(logging.WARNING, "Listening addresses change only on restart.", listen=fresh.listen)
+        self.config = dataclasses.replace(fresh, listen=self.config.listen, health=self.config.health)
+        event(
+            logging.INFO,
+            "Configuration reloaded.",
+            allow=str(self.config.allow),
+            auth=self.config.credentials.required,
+            max_tunnels=self.config.max_tunnels,
+        )
+
     def request_stop(self) -> None:
         self.stopping.set()
 
@@ -202,13 +226,17 @@ def _log_unexpected(loop: asyncio.AbstractEventLoop, context: dict[str, Any]) ->
     event(logging.ERROR, "Unexpected error; connection dropped.", error=repr(error))
 
 
-async def serve(config: GatewayConfig) -> int:
-    """Run until SIGTERM or SIGINT, then drain; returns the process exit status."""
+async def serve(config: GatewayConfig, reload: Callable[[], GatewayConfig] | None = None) -> int:
+    """Run until SIGTERM or SIGINT, then drain; SIGHUP re-reads the configuration through `reload`.
+
+    Returns the process exit status."""
     gateway = Gateway(config)
     gateway.loop.set_exception_handler(_log_unexpected)
     await gateway.start()
     for signum in (signal.SIGTERM, signal.SIGINT):
         gateway.loop.add_signal_handler(signum, gateway.request_stop)
+    if reload is not None:
+        gateway.loop.add_signal_handler(signal.SIGHUP, gateway.reload, reload)
     await gateway.stopping.wait()
     await gateway.stop()
     return 0

@@ -1,8 +1,13 @@
 """Workspace server figures: ingestion rows/s (Data Collector API, agent path) and query latency.
 
     .venv/bin/python benchmarks/workspace_ingest.py [--rows 200000] [--query-rows 1000000,10000000]
+    .venv/bin/python benchmarks/workspace_ingest.py --store-only [--rows 200000]
 
-Ingestion runs against a real server process over HTTPS on 127.0.0.1 (clients in this process);
+Ingestion runs against a real server process over HTTPS on 127.0.0.1 (clients in this process); next
+to rows/s it prints the server process's CPU time per row (user + system, all threads), which moves
+far less than rows/s when other programs load the machine. `--store-only` measures the store alone
+(`DuckDBStore.write` of ready column batches from 4 threads, in this process, no HTTP), then the same
+rows committed 50k and 250k rows per transaction with the database file checkpointed at the end.
 query latency is measured in-process on a DuckDB store filled with generated Syslog rows spread over
 24 hours, for `Syslog | where TimeGenerated > ago(1h) | summarize count() by Computer` (compiled by
 calypso.kql, run on a reader cursor), and once more through the HTTP Query API.
@@ -16,16 +21,20 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 
 from calypso.wire import agentapi, batch, sharedkey
 from calypso.workspace import kqlbridge
+from calypso.workspace.ingest.prepare import RawBatch
 from calypso.workspace.store.duckdb import DuckDBStore
+from calypso.workspace.store.group import GroupPolicy
 
 QUERY = "Syslog | where TimeGenerated > ago(1h) | summarize count() by Computer"
 
@@ -163,6 +172,74 @@ def bench_agent(
     return posts * per_batch / (time.perf_counter() - start)
 
 
+def server_cpu(proc: subprocess.Popen[bytes]) -> float:
+    times = psutil.Process(proc.pid).cpu_times()
+    return float(times.user + times.system)
+
+
+def per_row(cpu_seconds: float, rows: int) -> str:
+    return f"{cpu_seconds * 1e6 / max(rows, 1):.2f} µs CPU/row"
+
+
+def bench_store(rows: int, per_batch: int = 50_000, clients: int = 4) -> list[tuple[str, str]]:
+    """The store alone: rows/s and CPU/row of DuckDBStore.write, then commit size alone."""
+    b = batch.Batch.from_records("Syslog", syslog_records(per_batch))
+    posts = max(1, rows // per_batch)
+    out: list[tuple[str, str]] = []
+    with tempfile.TemporaryDirectory() as tmp:
+        store = DuckDBStore(Path(tmp) / "s.duckdb", "00000000-0000-0000-0000-000000000000")
+        try:
+
+            def post(i: int) -> None:
+                store.write([RawBatch("Syslog", b.columns, b.count, f"b{i}")]).result()
+
+            cpu, start = time.process_time(), time.perf_counter()
+            with ThreadPoolExecutor(clients) as pool:
+                list(pool.map(post, range(posts)))
+            store.submit(lambda db: db.execute("CHECKPOINT")).result()
+            wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+        finally:
+            store.close()
+        out.append(
+            (
+                f"store.write, {per_batch // 1000}k-row batches from {clients} threads, incl. checkpoint",
+                f"{posts * per_batch / wall:,.0f} rows/s, {per_row(cpu, posts * per_batch)}",
+            )
+        )
+    for group_rows in (per_batch, 250_000):
+        with tempfile.TemporaryDirectory() as tmp:  # one writer, fixed commit size: no grouping luck
+            store = DuckDBStore(
+                Path(tmp) / "s.duckdb",
+                "00000000-0000-0000-0000-000000000000",
+                GroupPolicy(target_rows=group_rows, max_rows=group_rows, linger=1.0),
+            )
+            try:
+                release = threading.Event()
+                blocker = store.submit(lambda db, hold=release: hold.wait(60))
+                futures = [
+                    store.write([RawBatch("Syslog", b.columns, b.count, f"c{i}")]) for i in range(posts)
+                ]
+                deadline = time.monotonic() + 60
+                while store.preparing() and time.monotonic() < deadline:  # all queued behind the blocker
+                    time.sleep(0.05)
+                cpu, start = time.process_time(), time.perf_counter()
+                release.set()
+                blocker.result()
+                for f in futures:
+                    f.result()
+                store.submit(lambda db: db.execute("CHECKPOINT")).result()
+                wall, cpu = time.perf_counter() - start, time.process_time() - cpu
+            finally:
+                store.close()
+        out.append(
+            (
+                f"DuckDB insert + commit, {group_rows:,} rows per transaction, incl. checkpoint",
+                f"{posts * per_batch / wall:,.0f} rows/s, {per_row(cpu, posts * per_batch)}",
+            )
+        )
+    return out
+
+
 def fill_syslog(store: DuckDBStore, rows: int) -> None:
     def run(db: Any) -> None:
         db.execute(f"""
@@ -214,15 +291,34 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=200_000, help="rows per ingestion run")
     parser.add_argument("--query-rows", default="1000000,10000000")
+    parser.add_argument("--store-only", action="store_true", help="only the in-process store figures")
     args = parser.parse_args()
     results: list[tuple[str, str]] = []
+    if args.store_only:
+        results.extend(bench_store(args.rows * 5))
+        print_table(results)
+        return 0
     with tempfile.TemporaryDirectory() as tmp:
         proc, info, url = start_server(Path(tmp) / "data")
         try:
+            cpu = server_cpu(proc)
             dc = bench_datacollector(url, info, args.rows)
-            results.append(("Data Collector API ingest (5k records/post, 2 clients)", f"{dc:,.0f} rows/s"))
+            used = server_cpu(proc) - cpu
+            cpu += used
+            results.append(
+                (
+                    "Data Collector API ingest (5k records/post, 2 clients)",
+                    f"{dc:,.0f} rows/s, server {per_row(used, args.rows)}",
+                )
+            )
             ag = bench_agent(url, info, args.rows * 5)
-            results.append(("agent path ingest (50k rows/batch, 4 clients)", f"{ag:,.0f} rows/s"))
+            used = server_cpu(proc) - cpu
+            results.append(
+                (
+                    "agent path ingest (50k rows/batch, 4 clients)",
+                    f"{ag:,.0f} rows/s, server {per_row(used, args.rows * 5)}",
+                )
+            )
             http_ms = bench_query_http(url, info)
             results.append((f"query over HTTPS, {args.rows * 5:,} Syslog rows (median)", f"{http_ms:.1f} ms"))
         finally:
@@ -236,12 +332,16 @@ def main() -> int:
                 f"median {median:.1f} ms, p90 {p90:.1f} ms",
             )
         )
+    print_table(results)
+    return 0
+
+
+def print_table(results: list[tuple[str, str]]) -> None:
     width = max(len(k) for k, _ in results)
     print(f"{'measure'.ljust(width)}  result")
     print(f"{'-' * width}  {'-' * 30}")
     for k, v in results:
         print(f"{k.ljust(width)}  {v}")
-    return 0
 
 
 if __name__ == "__main__":

@@ -4,8 +4,11 @@ Invariants:
 - Every write (rows, batch ids, schema growth, agents) runs on the single writer thread, inside one
   transaction: a batch and its batch id commit together, so a repeated id is answered as a duplicate
   and never stored twice, and a crash leaves a request either absent or whole. Write requests waiting
-  at the same time share one transaction (group commit); if it fails, each is retried alone, so one
-  bad request never fails another.
+  at the same time share one transaction (group commit, see `group`); if it fails, each is retried
+  alone, so one bad request never fails another.
+- Write requests are converted to Arrow (`prepare`) on one preparing thread, in arrival order, while
+  the writer inserts earlier ones; the writer re-prepares a batch whose table schema changed in
+  between, and raises a preparation error only for a batch that is not a duplicate.
 - Readers use their own cursors on a thread pool and never wait for the writer (DuckDB MVCC).
 - The connection runs with external access disabled and locked configuration: SQL compiled from KQL
   cannot touch the file system.
@@ -17,10 +20,9 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import queue
 import threading
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -32,6 +34,7 @@ import pyarrow as pa
 from calypso.wire.schemas import Schema, standard_tables
 from calypso.workspace.ingest.prepare import IngestError, Prepared, RawBatch, prepare
 from calypso.workspace.kqlbridge import storage_type
+from calypso.workspace.store.group import STOP, GroupPolicy, Item, WorkQueue
 
 log = logging.getLogger("calypso.workspace.store")
 T = TypeVar("T")
@@ -81,12 +84,21 @@ class StoreClosed(RuntimeError):
     pass
 
 
-_STOP = object()
-GROUP_ROWS = 500_000  # rows of waiting write requests committed together at most
+@dataclass(frozen=True, slots=True)
+class Staged:
+    """A batch converted ahead of its transaction against `schema` (the table's schema then)."""
+
+    raw: RawBatch
+    schema: Schema | None
+    prepared: Prepared | None
+    error: Exception | None
+
+
+WriteRequest = tuple[tuple[Staged, ...], dt.datetime | None]
 
 
 class DuckDBStore:
-    def __init__(self, path: Path, workspace_id: str) -> None:
+    def __init__(self, path: Path, workspace_id: str, policy: GroupPolicy | None = None) -> None:
         self.path = path
         self.workspace_id = workspace_id
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -94,7 +106,8 @@ class DuckDBStore:
         self._db.execute(META)
         self._catalog: dict[str, Schema] = self._load_catalog()
         self._agents: dict[str, AgentRecord] = self._load_agents()
-        self._queue: queue.Queue[Any] = queue.Queue()
+        self._queue = WorkQueue(policy)
+        self._preparer = ThreadPoolExecutor(1, thread_name_prefix=f"duckdb-prepare-{workspace_id[:8]}")
         self._closed = False
         self._thread = threading.Thread(
             target=self._run, name=f"duckdb-writer-{workspace_id[:8]}", daemon=True
@@ -133,37 +146,21 @@ class DuckDBStore:
     def _run(self) -> None:
         while True:
             item = self._queue.get()
-            if item is _STOP:
+            if item is STOP:
                 return
-            kind, payload, fut = item
-            if kind == "write":
-                self._run_writes([(payload, fut), *self._more_writes()])
+            if item.kind == "write":
+                self._run_writes(self._queue.group(item))
                 continue
+            fut = item.future
             if not fut.set_running_or_notify_cancel():
                 continue
             try:
-                fut.set_result(payload(self._db))
+                fut.set_result(item.payload(self._db))
             except BaseException as e:  # handed to the caller through the future
                 fut.set_exception(e)
 
-    def _more_writes(self) -> list[tuple[Any, Future[Any]]]:
-        """Write requests already waiting, for one group commit (bounded by GROUP_ROWS)."""
-        more: list[tuple[Any, Future[Any]]] = []
-        rows = 0
-        while rows < GROUP_ROWS:
-            try:
-                item = self._queue.queue[0]
-            except IndexError:
-                break
-            if item is _STOP or item[0] != "write":
-                break
-            self._queue.get_nowait()
-            more.append((item[1], item[2]))
-            rows += sum(b.count for b in item[1][0])
-        return more
-
-    def _run_writes(self, group: list[tuple[Any, Future[Any]]]) -> None:
-        group = [(payload, fut) for payload, fut in group if fut.set_running_or_notify_cancel()]
+    def _run_writes(self, items: list[Item]) -> None:
+        group = [(item.payload, item.future) for item in items if item.future.set_running_or_notify_cancel()]
         if not group:
             return
         try:
@@ -186,7 +183,7 @@ class DuckDBStore:
         if self._closed:
             fut.set_exception(StoreClosed("the store is shutting down"))
             return fut
-        self._queue.put(("fn", fn, fut))
+        self._queue.put(Item("fn", fn, fut))
         return fut
 
     def write(self, batches: Sequence[RawBatch], now: dt.datetime | None = None) -> Future[WriteResult]:
@@ -195,13 +192,40 @@ class DuckDBStore:
         if self._closed:
             fut.set_exception(StoreClosed("the store is shutting down"))
             return fut
-        self._queue.put(("write", (batches, now), fut))
+        self._queue.preparing(+1)
+        try:
+            self._preparer.submit(self._stage, tuple(batches), now, fut)
+        except RuntimeError:  # the preparing thread stopped: close() began meanwhile
+            self._queue.preparing(-1)
+            fut.set_exception(StoreClosed("the store is shutting down"))
         return fut
 
+    def preparing(self) -> int:
+        """Write requests accepted but not yet queued for the writer (being converted to Arrow)."""
+        return self._queue.in_preparation
+
+    def _stage(
+        self, batches: tuple[RawBatch, ...], now: dt.datetime | None, fut: Future[WriteResult]
+    ) -> None:
+        """On the preparing thread: convert every batch against the current catalog, then queue."""
+        try:
+            catalog = self._catalog
+            staged: list[Staged] = []
+            for raw in batches:
+                schema = catalog.get(raw.table)
+                try:
+                    staged.append(Staged(raw, schema, prepare(raw, catalog, self.workspace_id, now), None))
+                except Exception as e:  # raised in the transaction, unless the batch is a duplicate
+                    staged.append(Staged(raw, schema, None, e))
+            request: WriteRequest = (tuple(staged), now)
+            self._queue.put(Item("write", request, fut, sum(b.count for b in batches)))
+        except BaseException as e:
+            fut.set_exception(e)
+        finally:
+            self._queue.preparing(-1)
+
     def _write_many(
-        self,
-        db: duckdb.DuckDBPyConnection,
-        requests: Sequence[tuple[Sequence[RawBatch], dt.datetime | None]],
+        self, db: duckdb.DuckDBPyConnection, requests: Sequence[WriteRequest]
     ) -> list[WriteResult]:
         pending = dict(self._catalog)
         seen: set[str] = set()
@@ -210,10 +234,11 @@ class DuckDBStore:
         ids: list[list[Any]] = []
         db.execute("BEGIN")
         try:
-            for batches, now in requests:
+            for staged, now in requests:
                 accepted = duplicates = rows = 0
                 per_table: dict[str, int] = {}
-                for raw in batches:
+                for item in staged:
+                    raw = item.raw
                     if raw.batch_id is not None:
                         if (
                             raw.batch_id in seen
@@ -224,7 +249,7 @@ class DuckDBStore:
                             duplicates += 1
                             continue
                         seen.add(raw.batch_id)
-                    prepared = prepare(raw, pending, self.workspace_id, now)
+                    prepared = _current(item, pending, self.workspace_id, now)
                     pending[prepared.table] = self._apply_schema(db, prepared, pending.get(prepared.table))
                     if prepared.data.num_rows:
                         inserts.setdefault(prepared.table, []).append(prepared.data)
@@ -248,8 +273,8 @@ class DuckDBStore:
     @staticmethod
     def _insert(db: duckdb.DuckDBPyConnection, table: str, parts: list[pa.Table]) -> None:
         """One INSERT per table and transaction where the parts concatenate (bigger inserts are cheaper)."""
-        try:
-            chunks = [pa.concat_tables(parts, promote_options="permissive")] if len(parts) > 1 else parts
+        try:  # one contiguous chunk: DuckDB splits it across its threads and writes whole row groups
+            chunks = [pa.concat_tables(parts, promote_options="permissive").combine_chunks()]
         except (pa.ArrowInvalid, pa.ArrowTypeError):
             chunks = parts
         for data in chunks:
@@ -407,12 +432,25 @@ class DuckDBStore:
         if self._closed:
             return
         self._closed = True
-        self._queue.put(_STOP)
+        self._preparer.shutdown(wait=True)  # every accepted write is queued before the stop
+        self._queue.put(STOP)
         self._thread.join()
         try:
             self._db.execute("CHECKPOINT")
         finally:
             self._db.close()
+
+
+def _current(
+    item: Staged, catalog: dict[str, Schema], workspace_id: str, now: dt.datetime | None
+) -> Prepared:
+    """The staged conversion if the table's schema is still the one it was made for, else a new one."""
+    if catalog.get(item.raw.table) != item.schema:
+        return prepare(item.raw, catalog, workspace_id, now)
+    if item.error is not None:
+        raise item.error
+    assert item.prepared is not None
+    return item.prepared
 
 
 def _utcnow() -> dt.datetime:

@@ -55,8 +55,45 @@ def _pipe(ctx: Context, t: A.Tabular) -> Rel:
     return handler(ctx, rel, t.op)
 
 
+_NOT_PASSTHROUGH = (
+    "group",
+    "having",
+    "limit",
+    "offset",
+    "order",
+    "distinct",
+    "qualify",
+    "joins",
+    "with",
+    "laterals",
+)
+
+
+def passthrough_table(rel: Rel) -> str | None:
+    """The FROM alias when `rel` only filters it (plain columns, no grouping, order or limit)."""
+    q = rel.sql
+    if not isinstance(q, exp.Select) or any(q.args.get(k) for k in _NOT_PASSTHROUGH):
+        return None
+    src = q.args.get("from_") or q.args.get("from")
+    if src is None or not src.this.alias or len(q.expressions) != len(rel.columns):
+        return None
+    table = src.this.alias
+    for e, (n, _) in zip(q.expressions, rel.columns, strict=True):
+        if not (isinstance(e, exp.Column) and e.name == n and e.table == table):
+            return None
+    return str(table)
+
+
 def _where(ctx: Context, rel: Rel, op: A.Operator) -> Rel:
     assert isinstance(op, A.Where)
+    table = passthrough_table(rel)
+    if table is not None:  # filter in place: one SELECT per table scan, not one per `where`
+        inner = Scope(ctx, rel.types(), table)
+        cond = translate(op.predicate, inner)
+        if cond.type == "dynamic":
+            cond = Typed(ctx.dialect.try_cast(cond.sql, "dynamic", "bool"), "bool")
+        if not cond.sql.find(exp.Window):
+            return Rel(rel.sql.where(cond.sql, copy=False), rel.columns, rel.serialized)
     q, scope = wrap(rel, ctx)
     pred = translate(op.predicate, scope)
     if pred.type == "dynamic":

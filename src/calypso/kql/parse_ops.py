@@ -10,7 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from . import ast as A
-from .errors import KqlError
+from .errors import KqlError, did_you_mean
 from .parser import TYPE_NAMES, ParserBase
 from .tokens import EOF, IDENT, OP, STRING
 
@@ -207,9 +207,8 @@ class Parser(ParserBase):
         name = str(t.value).lower()
         handler = OPERATORS.get(name)
         if handler is None:
-            raise KqlError(
-                "UnsupportedOperator", f"The '{t.value}' operator is not supported", t.line, t.column
-            )
+            hint = did_you_mean(str(t.value), OPERATORS)
+            raise KqlError("UnsupportedOperator", f"Unknown operator '{t.value}'{hint}", t.line, t.column)
         self.advance()
         return handler(self, source, self.pos(t))
 

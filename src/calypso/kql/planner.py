@@ -7,6 +7,7 @@ columns, in order, from the previous one as a subquery. Operators dispatch throu
 from __future__ import annotations
 
 import fnmatch
+import re
 from collections.abc import Callable
 
 from sqlglot import exp
@@ -51,7 +52,8 @@ def _pipe(ctx: Context, t: A.Tabular) -> Rel:
     rel = plan(ctx, t.source)
     handler = OPERATORS.get(type(t.op))
     if handler is None:
-        raise KqlError("UnsupportedOperator", f"Unsupported operator {type(t.op).__name__}", *t.op.pos)
+        kusto = re.sub(r"(?<!^)(?=[A-Z])", "-", type(t.op).__name__).lower()  # MakeSeries -> make-series
+        raise KqlError("UnsupportedOperator", f"The '{kusto}' operator is not supported", *t.op.pos)
     return handler(ctx, rel, t.op)
 
 

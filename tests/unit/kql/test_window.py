@@ -46,3 +46,21 @@ def test_restart_is_refused_with_position() -> None:
         compile_query("T | serialize | extend r = row_number(1, k != prev(k))", CATALOG)
     assert e.value.code == "UnsupportedFunction" and "restart" in e.value.message
     assert (e.value.line, e.value.column) == (1, 28)
+
+
+@pytest.mark.parametrize(
+    ("kql", "code", "where", "says"),
+    [
+        ("T | extend x = row_numbr()", "UnknownFunction", (1, 16), "did you mean 'row_number'"),
+        ("T |\n  wher n > 1", "UnsupportedOperator", (2, 3), "did you mean 'where'"),
+        ("T | sort by n | extend p = prev(kk)", "UnknownColumn", (1, 33), "did you mean 'k'"),
+        ("T | make-series avg(n) on n step 1", "UnsupportedOperator", (1, 5), "'make-series'"),
+    ],
+)
+def test_errors_name_the_thing_and_its_position(
+    kql: str, code: str, where: tuple[int, int], says: str
+) -> None:
+    with pytest.raises(KqlError) as e:
+        compile_query(kql, CATALOG)
+    assert (e.value.code, (e.value.line, e.value.column)) == (code, where)
+    assert says in e.value.message

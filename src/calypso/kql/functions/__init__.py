@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from .. import ast as A
 from ..binder import Scope, Typed
-from ..errors import KqlError
+from ..errors import KqlError, did_you_mean
 from .aggregate import AGGREGATES
 from .base import ScalarFn
 from .datetime import DATETIME
@@ -63,7 +63,8 @@ def call_function(call: A.Call, scope: Scope) -> Typed:
     if fn is None:
         if name in KNOWN_UNSUPPORTED:
             raise KqlError("UnsupportedFunction", f"The function '{name}' is not supported", *call.pos)
-        raise KqlError("UnknownFunction", f"Unknown function: '{name}'", *call.pos)
+        hint = did_you_mean(name, [*SCALARS, *AGGREGATES])
+        raise KqlError("UnknownFunction", f"Unknown function: '{name}'{hint}", *call.pos)
     return fn(call, scope)
 
 

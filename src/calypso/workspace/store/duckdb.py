@@ -40,6 +40,12 @@ log = logging.getLogger("calypso.workspace.store")
 T = TypeVar("T")
 
 DUCKDB_CONFIG = {"enable_external_access": False, "lock_configuration": True}
+CATALOG = "workspace"  # the database file's name inside the connection
+# Row groups of 32,768 rows (DuckDB's default: 122,880): an insert's full row groups go straight into the
+# database file, compressed, the rest through the write-ahead log and again at the next checkpoint, so
+# smaller row groups let 50k-row commits skip the log (about twice the insert throughput) and give
+# TimeGenerated filters finer zone maps. The size is a property of the attachment, not of the file.
+ROW_GROUP_SIZE = 32_768
 META = """
 CREATE SCHEMA IF NOT EXISTS _calypso;
 CREATE TABLE IF NOT EXISTS _calypso.batches (batch_id VARCHAR PRIMARY KEY, tbl VARCHAR, rows BIGINT,
@@ -102,7 +108,7 @@ class DuckDBStore:
         self.path = path
         self.workspace_id = workspace_id
         path.parent.mkdir(parents=True, exist_ok=True)
-        self._db = duckdb.connect(str(path), config=dict(DUCKDB_CONFIG))
+        self._db = _connect(path)
         self._db.execute(META)
         self._catalog: dict[str, Schema] = self._load_catalog()
         self._agents: dict[str, AgentRecord] = self._load_agents()
@@ -120,6 +126,8 @@ class DuckDBStore:
             r[0]
             for r in self._db.execute(
                 "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'"
+                " AND table_catalog = ?",
+                [CATALOG],
             ).fetchall()
         }
         catalog: dict[str, Schema] = {}
@@ -354,6 +362,12 @@ class DuckDBStore:
         return self.submit(run)
 
     # ---- readers -------------------------------------------------------------------------------------
+    def _cursor(self) -> duckdb.DuckDBPyConnection:
+        """A connection of its own on the same database (MVCC snapshot), reading the workspace file."""
+        cur = self._db.cursor()
+        cur.execute(f"USE {CATALOG}")
+        return cur
+
     def query(
         self, sql: str, max_rows: int, timeout: float | None = None, tables: dict[str, Any] | None = None
     ) -> QueryResult:
@@ -361,7 +375,7 @@ class DuckDBStore:
         `tables` registers Arrow tables by name on that cursor only (ingestion-time transformations)."""
         if self._closed:
             raise StoreClosed("the store is shutting down")
-        cur = self._db.cursor()
+        cur = self._cursor()
         timer = threading.Timer(timeout, cur.interrupt) if timeout else None
         try:
             for name, data in (tables or {}).items():
@@ -379,7 +393,7 @@ class DuckDBStore:
 
     def table_rows(self) -> dict[str, int]:
         """Exact row count of every table that has rows (a reader cursor; writes go on)."""
-        cur = self._db.cursor()
+        cur = self._cursor()
         try:
             out: dict[str, int] = {}
             for table in sorted(self._catalog):
@@ -391,7 +405,7 @@ class DuckDBStore:
             cur.close()
 
     def query_arrow(self, sql: str, tables: dict[str, Any]) -> Any:
-        cur = self._db.cursor()
+        cur = self._cursor()
         try:
             for name, data in tables.items():
                 cur.register(name, data)
@@ -407,7 +421,7 @@ class DuckDBStore:
         """Delete rows older than each table's retention, on a cursor of its own (ingestion goes on)."""
         stamp = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).replace(tzinfo=None)
         deleted: dict[str, int] = {}
-        cur = self._db.cursor()
+        cur = self._cursor()
         try:
             for table in self.catalog():
                 days = per_table.get(table, default_days)
@@ -455,6 +469,25 @@ def _current(
 
 def _utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
+
+
+def _connect(path: Path) -> duckdb.DuckDBPyConnection:
+    """The workspace file attached with our row group size, then external access off and locked."""
+    db = duckdb.connect(":memory:")
+    try:
+        db.execute(f"ATTACH {_literal(str(path))} AS {CATALOG} (ROW_GROUP_SIZE {ROW_GROUP_SIZE})")
+        db.execute(f"USE {CATALOG}")
+        db.execute(f"SET temp_directory = {_literal(str(path) + '.tmp')}")  # where a file database spills
+        for name, value in DUCKDB_CONFIG.items():
+            db.execute(f"SET {name} = {str(value).lower()}")
+    except BaseException:
+        db.close()
+        raise
+    return db
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
 
 
 def _create_sql(table: str, schema: Schema) -> str:

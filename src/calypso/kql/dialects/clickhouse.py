@@ -1,7 +1,11 @@
 """ClickHouse dialect: Kusto types on ClickHouse storage and ClickHouse spellings of functions.
 
 Invariant: datetime = DateTime64(6,'UTC'), timespan = Int64 ticks, dynamic = String JSON text.
-Outer joins need the session setting `join_use_nulls = 1` to give Kusto's nulls.
+Queries must run with `ClickHouse.QUERY_SETTINGS` (append `ClickHouse.settings_clause()`):
+`join_use_nulls = 1` gives outer joins Kusto's nulls, and `query_plan_merge_expressions = 0` stops the
+planner from merging the compiler's one-SELECT-per-operator layers into one expression, which grows
+exponentially when a column is redefined from itself many times (`extend a = iff(c, f(a), a)` x 14
+took > 19 GB).
 """
 
 from __future__ import annotations
@@ -32,6 +36,17 @@ class ClickHouse(Dialect):
         "decimal": "Nullable(Float64)",
         "dynamic": "Nullable(String)",
     }
+    QUERY_SETTINGS: dict[str, str] = {
+        "join_use_nulls": "1",
+        "query_plan_merge_expressions": "0",
+        "output_format_json_quote_64bit_integers": "0",
+    }
+
+    @classmethod
+    def settings_clause(cls) -> str:
+        """`SETTINGS ...` to append to every compiled query (our constants, no user text)."""
+        return "SETTINGS " + ", ".join(f"{k} = {v}" for k, v in cls.QUERY_SETTINGS.items())
+
     _cast = {"int": "Int32", "long": "Int64", "real": "Float64", "decimal": "Float64", "timespan": "Int64"}
 
     def epoch_us(self, e: exp.Expression) -> exp.Expression:

@@ -92,7 +92,9 @@ def _replace_legacy(call: A.Call, scope: Scope) -> Typed:
 
 
 def _extract(call: A.Call, scope: Scope) -> Typed:
-    vals = args(call, scope, 3, 4)
+    if len(call.args) not in (3, 4):
+        args(call, scope, 3, 4)  # raises the arity error
+    vals = args(A.Call(call.pos, call.name, call.args[:3]), scope, 3)  # the 4th, typeof(T), is read below
     group = literal_int(call, 1)
     p, s = as_string(vals[0], scope), as_string(vals[2], scope)
     d = scope.ctx.dialect
@@ -135,9 +137,9 @@ def _trim(kind: str) -> ScalarFn:
         d = scope.ctx.dialect
         res = s.sql
         if kind in ("both", "start"):
-            res = d.regex_replace(res, d.concat(lit("^("), p.sql, lit(")")), lit(""))
+            res = d.regex_replace(res, d.concat(lit("^(?:"), p.sql, lit(")+")), lit(""))
         if kind in ("both", "end"):
-            res = d.regex_replace(res, d.concat(lit("("), p.sql, lit(")$")), lit(""))
+            res = d.regex_replace(res, d.concat(lit("(?:"), p.sql, lit(")+$")), lit(""))
         return Typed(res, "string", agg_flag(p, s))
 
     return f

@@ -209,6 +209,30 @@ COMPARE: dict[str, type[exp.Expression]] = {
 }
 
 
+def _null_literal(e: exp.Expression) -> bool:
+    return isinstance(e, exp.Null) or (isinstance(e, exp.Cast | exp.TryCast) and isinstance(e.this, exp.Null))
+
+
+def null_aware_equality(op: str, a: exp.Expression, b: exp.Expression) -> exp.Expression:
+    """Kusto's ==/!=: null vs a value is false/true; null vs null is null (null-values doc)."""
+    node = exp.EQ(this=a, expression=b) if op == "==" else exp.NEQ(this=a, expression=b)
+    if isinstance(a, exp.Literal | exp.Boolean) or isinstance(b, exp.Literal | exp.Boolean):
+        # against a value: keep `x = 5` plain so engines can push the filter down (a null x gives
+        # null, which `where` treats like Kusto's false); `x != 5` must keep null rows.
+        if op == "==":
+            return node
+        col = b if isinstance(a, exp.Literal | exp.Boolean) else a
+        return exp.Or(this=node, expression=exp.Is(this=col, expression=exp.Null()))
+    a_null, b_null = exp.Is(this=a, expression=exp.Null()), exp.Is(this=b, expression=exp.Null())
+    if _null_literal(a) or _null_literal(b):
+        other = b_null if _null_literal(a) else a_null
+        return exp.If(this=other, true=exp.Null(), false=exp.Boolean(this=op == "!="))
+    both = exp.And(this=a_null, expression=b_null)
+    return exp.Case(
+        ifs=[exp.If(this=both, true=exp.Null())], default=fn("coalesce", node, exp.Boolean(this=op == "!="))
+    )
+
+
 def term_regex(needle: str, ci: bool, prefix: bool = True, suffix: bool = True) -> str:
     body = re.escape(needle)
     left = "(^|[^0-9A-Za-z])" if prefix else ""
@@ -256,6 +280,8 @@ def _binary(e: A.Expr, scope: Scope) -> Typed:
         return _arith(e, a, b, scope)
     if op in COMPARE:
         a, b = coerce_pair(a, b, scope)
+        if op in ("==", "!="):
+            return Typed(null_aware_equality(op, a.sql, b.sql), "bool", ag)
         return Typed(COMPARE[op](this=a.sql, expression=b.sql), "bool", ag)
     d = scope.ctx.dialect
     if op in ("=~", "!~"):

@@ -103,7 +103,9 @@ def _typed(ctx: Context, e: exp.Expression, have: str, want: str) -> exp.Express
         return exp.cast(e, "BIGINT")
     if have == want:
         return (
-            exp.cast(e, d.storage_type(want).removeprefix("Nullable(").removesuffix(")"))
+            exp.cast(
+                e, d.storage_type(want).removeprefix("Nullable(").removesuffix(")"), dialect=d.sqlglot_dialect
+            )
             if want in ("int", "long", "real", "bool")
             else e
         )

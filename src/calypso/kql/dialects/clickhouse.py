@@ -161,6 +161,8 @@ class ClickHouse(Dialect):
             return fn(f"to{self._cast[to_type]}OrNull", e)
         if from_type == "bool":
             e = fn("toUInt8", e)
+        if to_type in ("int", "long") and from_type in ("real", "decimal"):
+            e = fn("trunc", e)  # Kusto truncates toward zero; accurateCastOrNull rejects fractions
         return fn("accurateCastOrNull", e, lit(self._cast[to_type]))
 
     def to_string(self, e: exp.Expression, kusto_type: str) -> exp.Expression:
@@ -262,8 +264,17 @@ class ClickHouse(Dialect):
 
     def agg(self, name: str, args: list[exp.Expression]) -> exp.Expression:
         if name == "percentile":
-            return exp.ParameterizedAgg(this="quantileExactLow", expressions=[args[1]], params=[args[0]])
+            return self._nearest_rank(args[0], args[1])
         return fn(self._aggs[name], *args)
+
+    def _nearest_rank(self, e: exp.Expression, p: exp.Expression) -> exp.Expression:
+        """Kusto's nearest-rank percentile: the sorted non-null input at rank ceil(p * N), or null."""
+        n = exp.Count(this=e)
+        rank = fn("ceil", fn("round", exp.Mul(this=p, expression=n), lit(9)))
+        pick = fn(
+            "arrayElement", fn("arraySort", fn("groupArray", e)), fn("toUInt64", fn("greatest", rank, lit(1)))
+        )
+        return exp.If(this=exp.EQ(this=n, expression=lit(0)), true=exp.Null(), false=pick)
 
     def make_list(self, e: exp.Expression, kusto_type: str, distinct: bool) -> exp.Expression:
         return self._wrap(fn("groupUniqArray" if distinct else "groupArray", self.to_json(e, kusto_type)))

@@ -80,10 +80,14 @@ def bin_sql(v: Typed, step: Typed, scope: Scope, at: Typed | None = None) -> Typ
             res = exp.Add(this=res, expression=at.sql)
         return Typed(res, v.type, v.is_agg)
     if v.type in NUMERIC:
-        res = exp.Mul(
-            this=fn("floor", exp.Div(this=exp.cast(v.sql, "DOUBLE"), expression=step.sql)),
-            expression=step.sql,
+        base = (
+            exp.cast(v.sql, "DOUBLE")
+            if at is None
+            else exp.Paren(this=exp.Sub(this=exp.cast(v.sql, "DOUBLE"), expression=at.sql))
         )
+        res = exp.Mul(this=fn("floor", exp.Div(this=base, expression=step.sql)), expression=step.sql)
+        if at is not None:
+            res = exp.Add(this=res, expression=at.sql)
         return Typed(res, "real", v.is_agg)
     raise KqlError("TypeMismatch", f"bin() cannot round a {v.type} value", 1, 1)
 

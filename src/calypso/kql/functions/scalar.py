@@ -27,7 +27,8 @@ def _convert(to: str) -> ScalarFn:
                 from .datetime import format_timespan_sql
 
                 return Typed(format_timespan_sql(a.sql, scope), "string", a.is_agg)
-            return Typed(d.to_string(a.sql, a.type), "string", a.is_agg)
+            # tostring(null) is "" in Kusto
+            return Typed(fn("coalesce", d.to_string(a.sql, a.type), lit("")), "string", a.is_agg)
         if to == "dynamic":
             if a.type == "dynamic":
                 return a

@@ -112,8 +112,19 @@ def parse_datetime(v: Any) -> dt.datetime:
     return parsed
 
 
+_NONE: type = type(None)
+_STRS: frozenset[type] = frozenset({str, _NONE})
+_BOOLS: frozenset[type] = frozenset({bool, _NONE})
+_INTS: frozenset[type] = frozenset({int, _NONE})
+
+
+def _only(values: Sequence[Any], kinds: frozenset[type]) -> bool:
+    """Whether every value's exact type is one of `kinds` (bool is not int here); C-speed."""
+    return set(map(type, values)) <= kinds
+
+
 def _datetime_column(values: Sequence[Any]) -> pa.Array:
-    if all(v is None or isinstance(v, str) for v in values):
+    if _only(values, _STRS):
         try:
             arr = pa.array(values, pa.string()).cast(pa.timestamp("ns", tz="UTC"))
             return arr.cast(pa.timestamp("us", tz="UTC"), safe=False).cast(pa.timestamp("us"))
@@ -186,7 +197,7 @@ def _strings(values: Sequence[Any]) -> pa.Array:
 
 
 def _bools(values: Sequence[Any]) -> pa.Array:
-    if all(v is None or isinstance(v, bool) for v in values):
+    if _only(values, _BOOLS):
         return pa.array(values, pa.bool_())
     return _per_value(values, pa.bool_(), _bool, "bool")
 
@@ -196,7 +207,7 @@ def _ints(bits: int, kusto_type: str) -> Callable[[Sequence[Any]], pa.Array]:
     convert = _integer(bits)
 
     def build(values: Sequence[Any]) -> pa.Array:
-        if all(v is None or (isinstance(v, int) and not isinstance(v, bool)) for v in values):
+        if _only(values, _INTS):
             try:
                 return pa.array(values, arrow_type)
             except (pa.ArrowInvalid, OverflowError):

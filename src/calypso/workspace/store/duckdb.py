@@ -108,6 +108,7 @@ class DuckDBStore:
         self.path = path
         self.workspace_id = workspace_id
         path.parent.mkdir(parents=True, exist_ok=True)
+        storage_type("string")  # loads the KQL compiler's type map now rather than on the first new table
         self._db = _connect(path)
         self._db.execute(META)
         self._catalog: dict[str, Schema] = self._load_catalog()

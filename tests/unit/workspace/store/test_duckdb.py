@@ -149,3 +149,38 @@ def test_group_commit_isolates_a_bad_request(store: DuckDBStore) -> None:
     second = good2.result()
     assert (second.accepted, second.duplicates, second.rows) == (1, 1, 7)
     assert count(store, "Syslog") == 12
+
+
+def test_duplicate_is_answered_as_success_even_if_its_resent_content_is_bad(store: DuckDBStore) -> None:
+    assert store.write([syslog(3, "d1")]).result().accepted == 1
+    resent = store.write([RawBatch("Syslog", {"ProcessID": ["not a number"]}, 1, "d1")]).result()
+    assert (resent.accepted, resent.duplicates, resent.rows) == (0, 1, 0)
+    assert count(store, "Syslog") == 3
+
+
+def test_batch_prepared_before_its_table_grew_is_converted_again(store: DuckDBStore) -> None:
+    release = threading.Event()
+    blocker = store.submit(lambda db: release.wait(10))  # both requests are prepared before either commits
+    first = store.write([RawBatch("Grow_CL", {"N": ["text"]}, 1)])  # creates N as string
+    second = store.write([RawBatch("Grow_CL", {"N": [5]}, 1)])  # alone, N would be inferred as long
+    release.set()
+    blocker.result()
+    assert first.result().rows == 1 and second.result().rows == 1
+    assert dict(store.catalog()["Grow_CL"])["N"] == "string"
+    assert sorted(r[0] for r in store.query('SELECT N FROM "Grow_CL"', 10).rows) == ["5", "text"]
+
+
+def test_large_commits_are_stored_whole_and_survive_reopen(tmp_path: Path) -> None:
+    path = tmp_path / "big.duckdb"
+    s = DuckDBStore(path, WS)
+    futures = [s.write([syslog(50_000, f"big{i}")]) for i in range(4)]
+    assert sum(f.result().rows for f in futures) == 200_000
+    s.close()
+    s = DuckDBStore(path, WS)
+    try:
+        assert count(s, "Syslog") == 200_000
+        assert s.write([syslog(50_000, "big0")]).result().duplicates == 1
+        distinct = s.query('SELECT count(DISTINCT SyslogMessage) FROM "Syslog"', 1).rows[0][0]
+        assert distinct == 50_000
+    finally:
+        s.close()

@@ -15,6 +15,7 @@ from sqlglot.errors import SqlglotError
 
 from . import ast as A
 from . import relational as _relational  # noqa: F401  (registers join, mv-expand, parse, ...)
+from . import operators as _operators  # noqa: F401  (registers make-series, search, mv-apply, ...)
 from . import sources as _sources  # noqa: F401  (registers table sources)
 from .binder import Context, Rel, Scope, Typed
 from .dialects import DIALECTS
@@ -67,7 +68,7 @@ def compile_query(
             )
             for name, cte in ctx.ctes:
                 top = top.with_(exp.to_identifier(name, quoted=True), as_=cte, copy=False)
-        sql = top.sql(dialect=d.sqlglot_dialect)
+        sql = parenthesize(top).sql(dialect=d.sqlglot_dialect)
     except KqlError:
         raise
     except RecursionError:
@@ -91,6 +92,27 @@ def compile_query(
         ) from None
     cols = tuple(OutputColumn(n, t) for n, t in rel.columns)
     return CompiledQuery(sql, cols, ctx.render)
+
+
+_ARITH = (exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Mod)
+
+
+def parenthesize(tree: exp.Expression) -> exp.Expression:
+    """Wrap arithmetic operands that are themselves binary in parentheses.
+
+    sqlglot prints `Sub(a, Add(b, c))` as `a - b + c`; the compiler builds trees, not text, so every
+    nested arithmetic or comparison operand of an arithmetic node gets explicit parentheses.
+    """
+
+    def fix(node: exp.Expression) -> exp.Expression:
+        if isinstance(node, (*_ARITH, exp.Neg)):
+            for key in ("this", "expression"):
+                child = node.args.get(key)
+                if isinstance(child, exp.Binary) and not isinstance(child, exp.Dot):
+                    node.set(key, exp.Paren(this=child))
+        return node
+
+    return tree.transform(fix, copy=False)
 
 
 def _naive(value: datetime) -> datetime:

@@ -1,0 +1,11 @@
+"""Round-3 tabular operators, one module each; importing this package registers them all.
+
+Invariant: each module adds its entries to the parser's `OPERATORS`/`SOURCES` tables and the
+planner's `OPERATORS`/`SOURCES` tables at import time, and touches nothing else.
+"""
+
+from __future__ import annotations
+
+from . import make_series, search
+
+__all__ = ["make_series", "search"]

@@ -11,6 +11,7 @@ took > 19 GB).
 from __future__ import annotations
 
 from datetime import datetime
+from typing import ClassVar
 
 from sqlglot import exp
 
@@ -24,7 +25,7 @@ def _not_empty(e: exp.Expression) -> exp.Expression:
 class ClickHouse(Dialect):
     name = "clickhouse"
     sqlglot_dialect = "clickhouse"
-    storage = {
+    storage: ClassVar[dict[str, str]] = {
         "string": "Nullable(String)",
         "int": "Nullable(Int32)",
         "long": "Nullable(Int64)",
@@ -36,7 +37,7 @@ class ClickHouse(Dialect):
         "decimal": "Nullable(Float64)",
         "dynamic": "Nullable(String)",
     }
-    QUERY_SETTINGS: dict[str, str] = {
+    QUERY_SETTINGS: ClassVar[dict[str, str]] = {
         "join_use_nulls": "1",
         "query_plan_merge_expressions": "0",
         "output_format_json_quote_64bit_integers": "0",
@@ -47,7 +48,13 @@ class ClickHouse(Dialect):
         """`SETTINGS ...` to append to every compiled query (our constants, no user text)."""
         return "SETTINGS " + ", ".join(f"{k} = {v}" for k, v in cls.QUERY_SETTINGS.items())
 
-    _cast = {"int": "Int32", "long": "Int64", "real": "Float64", "decimal": "Float64", "timespan": "Int64"}
+    _cast: ClassVar[dict[str, str]] = {
+        "int": "Int32",
+        "long": "Int64",
+        "real": "Float64",
+        "decimal": "Float64",
+        "timespan": "Int64",
+    }
 
     def epoch_us(self, e: exp.Expression) -> exp.Expression:
         return fn("toUnixTimestamp64Micro", e)
@@ -60,12 +67,16 @@ class ClickHouse(Dialect):
             return fn("CAST", exp.Null(), lit("Nullable(DateTime64(6, 'UTC'))"))
         return fn("toDateTime64", lit(value.strftime("%Y-%m-%d %H:%M:%S.%f")), lit(6), lit("UTC"))
 
-    _trunc = {"month": "toStartOfMonth", "year": "toStartOfYear", "quarter": "toStartOfQuarter"}
+    _trunc: ClassVar[dict[str, str]] = {
+        "month": "toStartOfMonth",
+        "year": "toStartOfYear",
+        "quarter": "toStartOfQuarter",
+    }
 
     def trunc(self, unit: str, e: exp.Expression) -> exp.Expression:
         return fn("toDateTime64", fn(self._trunc[unit], e), lit(6), lit("UTC"))
 
-    _parts = {
+    _parts: ClassVar[dict[str, str]] = {
         "year": "toYear",
         "month": "toMonth",
         "day": "toDayOfMonth",
@@ -252,7 +263,7 @@ class ClickHouse(Dialect):
     def json_array_contains(self, arr: exp.Expression, value: exp.Expression) -> exp.Expression:
         return fn("has", self._elements(arr), fn("toJSONString", value))
 
-    _aggs = {
+    _aggs: ClassVar[dict[str, str]] = {
         "arg_max": "argMax",
         "arg_min": "argMin",
         "stdev": "stddevSamp",

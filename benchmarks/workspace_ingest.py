@@ -34,7 +34,6 @@ from calypso.wire import agentapi, batch, sharedkey
 from calypso.workspace import kqlbridge
 from calypso.workspace.ingest.prepare import RawBatch
 from calypso.workspace.store.duckdb import DuckDBStore
-from calypso.workspace.store.group import GroupPolicy
 
 QUERY = "Syslog | where TimeGenerated > ago(1h) | summarize count() by Computer"
 
@@ -181,8 +180,57 @@ def per_row(cpu_seconds: float, rows: int) -> str:
     return f"{cpu_seconds * 1e6 / max(rows, 1):.2f} µs CPU/row"
 
 
+def bench_decode(per_batch: int = 50_000, repeats: int = 9) -> list[tuple[str, str]]:
+    """Request body -> typed columns, per batch: today's JSON envelope vs an Arrow IPC stream (zstd).
+    Both hold the GIL for most of it; the JSON path builds a Python object per value."""
+    import pyarrow as pa
+
+    from calypso.wire.schemas import standard_tables
+    from calypso.workspace.ingest.prepare import prepare
+
+    b = batch.Batch.from_records("Syslog", syslog_records(per_batch))
+    body = batch.encode([b])
+    catalog = dict(standard_tables())
+    ws = "00000000-0000-0000-0000-000000000000"
+
+    def json_path() -> None:
+        for d in batch.decode(body):
+            prepare(RawBatch(d.table, d.columns, d.count, d.batch_id), catalog, ws)
+
+    table = prepare(RawBatch("Syslog", b.columns, b.count), catalog, ws).data.select(list(b.columns))
+    sink = pa.BufferOutputStream()
+    with pa.ipc.new_stream(sink, table.schema, options=pa.ipc.IpcWriteOptions(compression="zstd")) as w:
+        w.write_table(table)
+    ipc = sink.getvalue()
+
+    def ipc_path() -> None:  # the agent's columns arrive typed; the server adds TenantId, Type, ...
+        got = pa.ipc.open_stream(ipc).read_all().combine_chunks()
+        columns = {name: got.column(name).chunk(0) for name in got.column_names}
+        prepare(RawBatch("Syslog", columns, got.num_rows), catalog, ws)
+
+    out = []
+    for label, size, fn in (
+        ("JSON envelope (zstd)", len(body), json_path),
+        ("Arrow IPC (zstd)", ipc.size, ipc_path),
+    ):
+        times = []
+        for _ in range(repeats):
+            start = time.process_time()
+            fn()
+            times.append(time.process_time() - start)
+        out.append(
+            (
+                f"decode + convert one {per_batch // 1000}k-row Syslog batch, {label}",
+                f"{statistics.median(times) * 1000:.1f} ms CPU, {size / 1e6:.1f} MB on the wire",
+            )
+        )
+    return out
+
+
 def bench_store(rows: int, per_batch: int = 50_000, clients: int = 4) -> list[tuple[str, str]]:
     """The store alone: rows/s and CPU/row of DuckDBStore.write, then commit size alone."""
+    from calypso.workspace.store.group import GroupPolicy  # here: the rest also runs against older builds
+
     b = batch.Batch.from_records("Syslog", syslog_records(per_batch))
     posts = max(1, rows // per_batch)
     out: list[tuple[str, str]] = []
@@ -296,6 +344,7 @@ def main() -> int:
     results: list[tuple[str, str]] = []
     if args.store_only:
         results.extend(bench_store(args.rows * 5))
+        results.extend(bench_decode())
         print_table(results)
         return 0
     with tempfile.TemporaryDirectory() as tmp:

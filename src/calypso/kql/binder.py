@@ -16,6 +16,8 @@ from sqlglot import exp
 
 from . import ast as A
 from .errors import KqlError, did_you_mean
+from .naming import agg_name as agg_name
+from .naming import expr_name as expr_name
 
 if TYPE_CHECKING:
     from .dialects.base import Dialect
@@ -109,53 +111,5 @@ def unique_name(name: str, taken: set[str]) -> str:
     return f"{name}{i}"
 
 
-def expr_name(e: A.Expr) -> str | None:
-    """The column name Kusto gives an unnamed expression, or None for `ColumnN`."""
-    if isinstance(e, A.Name):
-        return e.name
-    if isinstance(e, A.Member):
-        base = expr_name(e.target)
-        return f"{base}_{e.name}" if base else None
-    if isinstance(e, A.Index) and isinstance(e.index, A.Literal) and isinstance(e.index.value, str):
-        base = expr_name(e.target)
-        return f"{base}_{e.index.value}" if base else None
-    if isinstance(e, A.Call) and e.name in CONVERSIONS and len(e.args) == 1:
-        return expr_name(e.args[0])
-    return None
-
-
-# `tostring(Properties.Name)` keeps the name of what it converts (`Properties_Name`), like Kusto.
-CONVERSIONS = frozenset(
-    {"tostring", "toint", "tolong", "toreal", "todouble", "tobool", "toboolean", "todatetime"}
-    | {"totimespan", "toguid", "todynamic", "toobject", "todecimal"}
-)
-
-
-def summarize_key_name(e: A.Expr) -> str | None:
-    """`by bin(TimeGenerated, 1h)` is named `TimeGenerated`, like Kusto."""
-    if isinstance(e, A.Call) and e.name in ("bin", "floor", "bin_at", "round") and e.args:
-        return expr_name(e.args[0])
-    return expr_name(e)
-
-
-AGG_PREFIX = {
-    "makeset": "set",
-    "make_set": "set",
-    "make_set_if": "set",
-    "makelist": "list",
-    "make_list": "list",
-    "make_list_if": "list",
-    "take_any": "any",
-}
-
-
-def agg_name(e: A.Expr) -> str:
-    """`count()` -> `count_`, `avg(X)` -> `avg_X`, `countif(...)` -> `countif_`."""
-    if isinstance(e, A.Call):
-        fname = AGG_PREFIX.get(e.name.lower(), e.name.lower())
-        if e.args:
-            inner = expr_name(e.args[0])
-            if inner and fname not in ("countif", "count"):
-                return f"{fname}_{inner}"
-        return f"{fname}_"
-    return expr_name(e) or "Column"
+# Kusto's names for unnamed columns live in `naming` (one table of per-function rules).
+summarize_key_name = expr_name

@@ -309,7 +309,7 @@ class ParserBase:
             if isinstance(v, float):
                 return A.Literal(p, v, "real")
             assert isinstance(v, int)
-            return A.Literal(p, v, "int" if -(2**31) <= v < 2**31 else "long")
+            return A.Literal(p, v, "long")  # Kusto integer literals are long
         if t.kind == TIMESPAN:
             self.advance()
             return A.Literal(p, t.value, "timespan")

@@ -410,7 +410,7 @@ def _getschema(ctx: Context, rel: Rel, op: A.Operator) -> Rel:
         .order_by(exp.column("ColumnOrdinal", quoted=True), copy=False),
         [
             ("ColumnName", "string"),
-            ("ColumnOrdinal", "int"),
+            ("ColumnOrdinal", "long"),
             ("DataType", "string"),
             ("ColumnType", "string"),
         ],

@@ -108,8 +108,21 @@ def _tabular(e: A.Expr, scope: Scope) -> Typed:
 
 def _unary(e: A.Expr, scope: Scope) -> Typed:
     assert isinstance(e, A.Unary)
-    v = translate(e.operand, scope)
+    v = widen_int(translate(e.operand, scope))
     return Typed(exp.Neg(this=v.sql), v.type, v.is_agg)
+
+
+def widen_int(t: Typed) -> Typed:
+    """An `int` value as `long` (BIGINT): Kusto computes on ints in 64 bits."""
+    if t.type != "int":
+        return t
+    return Typed(exp.cast(t.sql, "BIGINT"), "long", t.is_agg)
+
+
+def _int32_sql(t: Typed) -> bool:
+    return t.type == "int" or (
+        t.type == "long" and isinstance(t.sql, exp.Literal) and not t.sql.is_string and t.sql.is_int
+    )
 
 
 def promote(a: str, b: str) -> str:
@@ -185,6 +198,10 @@ def _arith(e: A.Binary, a: Typed, b: Typed, scope: Scope) -> Typed:
         return Typed(exp.cast(fn("round", exp.Mul(this=a.sql, expression=b.sql)), "BIGINT"), "timespan", ag)
     if (ta in NUMERIC and tb in NUMERIC) or {ta, tb} <= NUMERIC | {"bool"}:
         rt = promote(ta, tb)
+        if rt in ("int", "long"):  # int op int is long in Kusto: computed in 64 bits, never overflowing int32
+            rt = "long"
+            if _int32_sql(a) and _int32_sql(b):
+                a = Typed(exp.cast(a.sql, "BIGINT"), "long", a.is_agg)
         if op == "/" and rt in ("int", "long"):
             return Typed(d.int_div(a.sql, b.sql), rt, ag)
         return Typed(ARITH[op](a.sql, b.sql), rt, ag)

@@ -116,7 +116,9 @@ def _print(ctx: Context, t: A.Tabular) -> Rel:
     assert isinstance(t, A.Print)
     from .planner import _assignments
 
-    items = _assignments(t.items, Scope(ctx, {}), set())
+    # Kusto names an unnamed print column `print_<position>`, whatever the expression.
+    named = tuple(it if it.names else A.Assign((f"print_{i}",), it.expr) for i, it in enumerate(t.items))
+    items = _assignments(named, Scope(ctx, {}), set())
     q = exp.select(*[alias(v.sql, n) for n, v in items])
     name = ctx.fresh()
     return Rel(

@@ -104,7 +104,7 @@ def test_let_scalar_in_and_extend(con: duckdb.DuckDBPyConnection) -> None:
         con,
         'let hosts = dynamic(["web1", "db1"]);\nlet minPid = 11;\nSyslog | where Computer in (hosts) and ProcessID >= minPid | extend double = ProcessID * 2, strlen(Computer) | project-away SyslogMessage, TimeGenerated',
     )
-    assert cols == ["Computer", "SeverityLevel", "ProcessID", "double", "Column1"]
+    assert cols == ["Computer", "SeverityLevel", "ProcessID", "double", "strlen_Computer"]
     assert sorted(rows) == [("db1", "warning", 13, 26, 3), ("web1", "info", 11, 22, 4)]
 
 

@@ -12,6 +12,7 @@ from .. import ast as A
 from ..binder import NUMERIC, Scope, Typed
 from ..dialects.base import fn, lit
 from ..errors import KqlError
+from ..scalars import widen_int
 from .base import ScalarFn, agg_flag, args, literal_str
 
 US_PER = {
@@ -74,6 +75,7 @@ def bin_sql(v: Typed, step: Typed, scope: Scope, at: Typed | None = None) -> Typ
             binned = exp.Add(this=binned, expression=origin)
         return Typed(d.from_epoch_us(binned), "datetime", v.is_agg)
     if v.type in ("timespan", "int", "long") and step.type in ("timespan", "int", "long"):
+        v = widen_int(v)
         base = v.sql if at is None else exp.Sub(this=v.sql, expression=at.sql)
         res: exp.Expression = exp.Mul(this=d.floor_div(base, step.sql), expression=step.sql)
         if at is not None:
@@ -103,6 +105,7 @@ def _bin(call: A.Call, scope: Scope) -> Typed:
 def _floor(call: A.Call, scope: Scope) -> Typed:
     if len(call.args) == 1:
         (v,) = args(call, scope, 1)
+        v = widen_int(v)
         return Typed(fn("floor", v.sql), v.type, v.is_agg)
     return _bin(call, scope)
 

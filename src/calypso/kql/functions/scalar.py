@@ -12,7 +12,7 @@ from .. import ast as A
 from ..binder import NUMERIC, Scope, Typed
 from ..dialects.base import fn, lit
 from ..errors import KqlError
-from ..scalars import coerce_pair, promote
+from ..scalars import coerce_pair, promote, widen_int
 from .base import ScalarFn, agg_flag, args, as_string
 
 
@@ -82,7 +82,10 @@ def _coalesce(call: A.Call, scope: Scope) -> Typed:
         vals = [as_string(v, scope) for v in vals]
         parts = [fn("nullif", v.sql, lit("")) for v in vals]
         return Typed(fn("coalesce", *parts, lit("")), "string", agg_flag(*vals))
-    return Typed(fn("coalesce", *[v.sql for v in vals]), vals[0].type, agg_flag(*vals))
+    rt = vals[0].type
+    for v in vals[1:]:
+        rt = promote(rt, v.type)
+    return Typed(fn("coalesce", *[v.sql for v in vals]), rt, agg_flag(*vals))
 
 
 def _isempty(negate: bool) -> ScalarFn:
@@ -146,6 +149,12 @@ def _math(name: str, out: str | None = "real", lo: int = 1, hi: int = 1) -> Scal
         return Typed(fn(name, *[v.sql for v in vals]), out or vals[0].type, agg_flag(*vals))
 
     return f
+
+
+def _abs(call: A.Call, scope: Scope) -> Typed:
+    (a,) = args(call, scope, 1)
+    a = widen_int(a)
+    return Typed(fn("abs", a.sql), a.type, a.is_agg)
 
 
 def _round(call: A.Call, scope: Scope) -> Typed:
@@ -291,7 +300,7 @@ SCALAR: dict[str, ScalarFn] = {
     "not": _not,
     "max_of": _extreme("greatest"),
     "min_of": _extreme("least"),
-    "abs": _math("abs", None),
+    "abs": _abs,
     "sqrt": _math("sqrt"),
     "exp": _math("exp"),
     "log": _math("ln"),

@@ -103,3 +103,42 @@ def test_search_wildcards_column_terms_and_not(run: Run) -> None:
 def test_search_type_clash_renames_columns(run: Run) -> None:
     cols, _ = run('search in (T, U) "a"')
     assert "v_long" in cols and "v_string" in cols and cols[0] == "$table"
+
+
+# ---- mv-expand / mv-apply ------------------------------------------------------------------------
+ARRAYS = (
+    'datatable(v:long, a:dynamic, b:dynamic)[1, dynamic(["x","y","z"]), dynamic([10, 20]), '
+    '2, dynamic([]), dynamic(["q"]), 3, dynamic(null), dynamic(null), 4, dynamic("s"), dynamic([])]'
+)
+
+
+def test_mv_expand_zips_several_columns_with_index(run: Run) -> None:
+    cols, rows = run(ARRAYS + " | mv-expand with_itemindex=i a, b to typeof(long) | project v, a, b, i")
+    assert cols == ["v", "a", "b", "i"]
+    assert rows == [
+        (1, '"x"', 10, 0),
+        (1, '"y"', 20, 1),
+        (1, '"z"', None, 2),
+        (2, None, None, 0),
+        (4, '"s"', None, 0),
+    ]
+
+
+def test_mv_expand_limit_per_row(run: Run) -> None:
+    _, rows = run(ARRAYS + " | mv-expand a limit 1 | project v, a")
+    assert rows == [(1, '"x"'), (4, '"s"')]
+
+
+def test_mv_apply_summarizes_each_row_separately(run: Run) -> None:
+    cols, rows = run(
+        "T | extend xs = pack_array(v, v * 10, v * 100) "
+        "| mv-apply x = xs to typeof(long) on (top 2 by x desc | summarize s = sum(x), n = count()) "
+        "| project k, v, s, n | order by v asc"
+    )
+    assert cols == ["k", "v", "s", "n"]
+    assert rows == [("a", 1, 110, 2), ("a", 2, 220, 2), ("a", 5, 550, 2), ("b", 7, 770, 2), ("b", 9, 990, 2)]
+
+
+def test_mv_apply_filters_elements_and_keeps_other_columns(run: Run) -> None:
+    _, rows = run('T | mv-apply t = tags on (where t == "x") | project v, t | order by v asc')
+    assert rows == [(1, '"x"'), (7, '"x"')]

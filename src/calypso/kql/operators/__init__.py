@@ -6,6 +6,6 @@ planner's `OPERATORS`/`SOURCES` tables at import time, and touches nothing else.
 
 from __future__ import annotations
 
-from . import make_series, search
+from . import make_series, mv, search
 
-__all__ = ["make_series", "search"]
+__all__ = ["make_series", "mv", "search"]

@@ -1,11 +1,20 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Sequence
+from typing import Any
 
+import pyarrow as pa
 import pytest
 
-from calypso.workspace.ingest.datacollector import parse_body, to_batch
+from calypso.workspace.ingest.datacollector import MAX_COLUMNS, parse_body, to_batch
 from calypso.workspace.ingest.prepare import IngestError
+
+GUID = "6f9619ff-8b86-d011-b42d-00c04fc964ff"
+
+
+def values(column: Sequence[Any] | pa.Array) -> list[Any]:
+    return column.to_pylist() if isinstance(column, pa.Array) else list(column)
 
 
 def test_suffixes_and_sparse_columns() -> None:
@@ -24,8 +33,8 @@ def test_suffixes_and_sparse_columns() -> None:
         resource_id=None,
     )
     assert batch.table == "App_CL"
-    assert batch.columns["a_s"] == ["x", None] and batch.columns["n_d"] == [1.0, None]
-    assert batch.columns["b_b"] == [None, True] and batch.columns["o_s"] == [None, '{"k":1}']
+    assert values(batch.columns["a_s"]) == ["x", None] and values(batch.columns["n_d"]) == [1.0, None]
+    assert values(batch.columns["b_b"]) == [None, True] and values(batch.columns["o_s"]) == [None, '{"k":1}']
     assert batch.type_hints["when_t"] == "datetime" and batch.type_hints["id_g"] == "string"
     assert batch.source_system == "RestAPI"
 
@@ -51,3 +60,36 @@ def test_bad_bodies(body: bytes) -> None:
 
 def test_single_object_is_one_record() -> None:
     assert parse_body(b'{"a": 1}') == [{"a": 1}]
+
+
+def test_each_value_of_a_text_field_is_classified_on_its_own() -> None:
+    records = [
+        {"f": "plain"},
+        {"f": GUID},
+        {"f": "2026-01-01T00:00:00Z"},
+        {"f": "2026-01-01T00:00:00.1234567890123456789012345Z"},  # longer than 40: text, as Azure does
+        {"f": "é" * 18},  # 36 bytes of UTF-8, not a GUID
+        {"f": None},
+    ]
+    batch = to_batch("App", records, time_field=None, resource_id=None)
+    assert values(batch.columns["f_s"]) == ["plain", None, None, records[3]["f"], "é" * 18, None]
+    assert values(batch.columns["f_g"]) == [None, GUID, None, None, None, None]
+    assert values(batch.columns["f_t"]) == [None, None, "2026-01-01T00:00:00Z", None, None, None]
+    texts = [r["f"] for r in records if r["f"] not in (GUID, "2026-01-01T00:00:00Z")]  # no GUID, no date
+    plain = to_batch("App", [{"g": t} for t in texts], time_field=None, resource_id=None)
+    assert set(plain.columns) == {"g_s"} and values(plain.columns["g_s"]) == texts
+
+
+def test_fields_of_mixed_kinds_split_by_value() -> None:
+    records = [{"m": "x"}, {"m": 2}, {"m": True}, {"m": [1]}, {"m": 1.5}, {}]
+    batch = to_batch("App", records, time_field=None, resource_id=None)
+    assert values(batch.columns["m_s"]) == ["x", None, None, "[1]", None, None]
+    assert values(batch.columns["m_d"]) == [None, 2, None, None, 1.5, None]
+    assert values(batch.columns["m_b"]) == [None, None, True, None, None, None]
+
+
+def test_all_null_field_makes_no_column_and_too_many_fields_are_refused() -> None:
+    assert set(to_batch("App", [{"a": None, "b": 1}], time_field=None, resource_id=None).columns) == {"b_d"}
+    wide = [{f"f{i}": i for i in range(MAX_COLUMNS + 1)}]
+    with pytest.raises(IngestError, match="more than"):
+        to_batch("App", wide, time_field=None, resource_id=None)

@@ -11,6 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from sqlglot import exp
+from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import SqlglotError
 
 from . import ast as A
@@ -68,7 +69,8 @@ def compile_query(
             )
             for name, cte in ctx.ctes:
                 top = top.with_(exp.to_identifier(name, quoted=True), as_=cte, copy=False)
-        sql = parenthesize(top).sql(dialect=d.sqlglot_dialect)
+        # the tree is ours and used once: generate without sqlglot's defensive deep copy
+        sql = Dialect.get_or_raise(d.sqlglot_dialect).generate(parenthesize(top), copy=False)
     except KqlError:
         raise
     except RecursionError:
@@ -104,15 +106,12 @@ def parenthesize(tree: exp.Expression) -> exp.Expression:
     nested arithmetic or comparison operand of an arithmetic node gets explicit parentheses.
     """
 
-    def fix(node: exp.Expression) -> exp.Expression:
-        if isinstance(node, (*_ARITH, exp.Neg)):
-            for key in ("this", "expression"):
-                child = node.args.get(key)
-                if isinstance(child, exp.Binary) and not isinstance(child, exp.Dot):
-                    node.set(key, exp.Paren(this=child))
-        return node
-
-    return tree.transform(fix, copy=False)
+    for node in list(tree.find_all(*_ARITH, exp.Neg)):  # in place: no rebuilt tree
+        for key in ("this", "expression"):
+            child = node.args.get(key)
+            if isinstance(child, exp.Binary) and not isinstance(child, exp.Dot):
+                node.set(key, exp.Paren(this=child))
+    return tree
 
 
 def _naive(value: datetime) -> datetime:
@@ -130,6 +129,10 @@ def _bind_let(ctx: Context, let: A.Let) -> None:
         value.name in ctx.catalog or isinstance(ctx.lets.get(value.name), A.Tabular | Rel)
     ):
         ctx.lets[let.name] = A.TableRef(value.pos, value.name)
+        return
+    called = ctx.lets.get(value.name) if isinstance(value, A.Call) else None
+    if isinstance(value, A.Call) and isinstance(called, A.FunctionDef) and isinstance(called.body, A.Tabular):
+        ctx.lets[let.name] = A.FunctionCallTable(value.pos, value.name, value.args)  # a table-valued call
         return
     if isinstance(value, A.Call) and value.name == "materialize" and len(value.args) == 1:
         arg = value.args[0]

@@ -142,3 +142,32 @@ def test_mv_apply_summarizes_each_row_separately(run: Run) -> None:
 def test_mv_apply_filters_elements_and_keeps_other_columns(run: Run) -> None:
     _, rows = run('T | mv-apply t = tags on (where t == "x") | project v, t | order by v asc')
     assert rows == [(1, '"x"'), (7, '"x"')]
+
+
+# ---- range, union isfuzzy, table(name), bare zero-parameter functions ----------------------------
+def test_range_numbers_negative_step_and_datetimes(run: Run) -> None:
+    assert run("range x from 1 to 10 step 3") == (["x"], [(1,), (4,), (7,), (10,)])
+    assert run("range x from 5 to 1 step -2")[1] == [(5,), (3,), (1,)]
+    cols, rows = run("range t from datetime(2024-01-01) to datetime(2024-01-01 02:00) step 1h")
+    assert cols == ["t"] and [r[0].hour for r in rows] == [0, 1, 2]
+    assert run("range x from 3 to 1 step 1")[1] == []
+
+
+def test_union_isfuzzy_skips_missing_tables_but_not_all(run: Run) -> None:
+    _, rows = run("union isfuzzy=true T, NoSuchTable | count")
+    assert rows == [(5,)]
+    with pytest.raises(KqlError) as e:
+        run("union isfuzzy=true Missing1, Missing2")
+    assert e.value.code == "UnknownTable"
+    with pytest.raises(KqlError):
+        run("union T, NoSuchTable")
+
+
+def test_table_of_a_parameter_and_bare_function_call(run: Run) -> None:
+    q = (
+        "let G = (name:string) { table(name) | count }; let F = () { let big = T | where v > 5; big }; "
+        'union isfuzzy=true (G("U")), (F | project v) | project Count, v'
+    )
+    cols, rows = run(q)
+    assert cols == ["Count", "v"]
+    assert sorted(rows, key=str) == sorted([(2, None), (None, 7), (None, 9)], key=str)

@@ -54,7 +54,7 @@ def test_restart_is_refused_with_position() -> None:
         ("T | extend x = row_numbr()", "UnknownFunction", (1, 16), "did you mean 'row_number'"),
         ("T |\n  wher n > 1", "UnsupportedOperator", (2, 3), "did you mean 'where'"),
         ("T | sort by n | extend p = prev(kk)", "UnknownColumn", (1, 33), "did you mean 'k'"),
-        ("T | make-series avg(n) on n step 1", "UnsupportedOperator", (1, 5), "'make-series'"),
+        ("T | fork (take 1)", "UnsupportedOperator", (1, 5), "'fork'"),
     ],
 )
 def test_errors_name_the_thing_and_its_position(

@@ -23,8 +23,8 @@ from calypso.workspace.columns import ColumnError, parse_datetime, to_arrow
 from calypso.workspace.ingest.prepare import IngestError, RawBatch
 
 LOG_TYPE = re.compile(r"^[A-Za-z0-9_]{1,100}$")
-_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-_ISO = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?$")
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\Z")
+_ISO = re.compile(r"^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{2}:?\d{2})?\Z", re.ASCII)
 _BAD_CHARS = re.compile(r"[^A-Za-z0-9_]")
 SUFFIX_TYPES = {"_s": "string", "_d": "real", "_b": "bool", "_t": "datetime", "_g": "string"}
 MAX_COLUMNS = 500
@@ -107,8 +107,8 @@ _NONE: type = type(None)
 _STR: frozenset[type] = frozenset({str})
 _BOOL: frozenset[type] = frozenset({bool})
 _NUMBER: frozenset[type] = frozenset({int, float})
-_GUID_RE2 = _GUID.pattern
-_ISO_RE2 = _ISO.pattern.replace(r"\d", "[0-9]")
+_GUID_RE2 = _GUID.pattern.replace(r"\Z", "$")  # RE2's $ is the end of the text, like Python's \Z
+_ISO_RE2 = _ISO.pattern.replace(r"\Z", "$").replace(r"\d", "[0-9]")
 
 
 def _special(strings: pa.Array) -> bool:

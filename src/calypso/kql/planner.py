@@ -40,6 +40,15 @@ def select_all(rel: Rel, table: str | None = None) -> list[exp.Expression]:
     return [col(n, table) for n, _ in rel.columns]
 
 
+def all_of(table: str) -> list[exp.Expression]:
+    """`"table".*`: every column of a FROM that is exactly a Rel (its SQL selects exactly its columns).
+
+    Used instead of `select_all` where nothing else is in the FROM: wide tables (hundreds of
+    columns) then cost one node per pipeline step instead of one per column, in compile and in SQL.
+    """
+    return [exp.Column(this=exp.Star(), table=exp.Identifier(this=table, quoted=True))]
+
+
 def plan(ctx: Context, t: A.Tabular) -> Rel:
     handler = SOURCES.get(type(t))
     if handler is None:
@@ -77,9 +86,13 @@ def passthrough_table(rel: Rel) -> str | None:
     if not isinstance(q, exp.Select) or any(q.args.get(k) for k in _NOT_PASSTHROUGH):
         return None
     src = q.args.get("from_") or q.args.get("from")
-    if src is None or not src.this.alias or len(q.expressions) != len(rel.columns):
+    if src is None or not src.this.alias:
         return None
     table = src.this.alias
+    if len(q.expressions) == 1 and q.expressions[0].is_star and q.expressions[0].table == table:
+        return str(table)
+    if len(q.expressions) != len(rel.columns):
+        return None
     for e, (n, _) in zip(q.expressions, rel.columns, strict=True):
         if not (isinstance(e, exp.Column) and e.name == n and e.table == table):
             return None
@@ -101,7 +114,7 @@ def _where(ctx: Context, rel: Rel, op: A.Operator) -> Rel:
     if pred.type == "dynamic":
         pred = Typed(ctx.dialect.try_cast(pred.sql, "dynamic", "bool"), "bool")
     return Rel(
-        q.select(*select_all(rel, scope.table), copy=False).where(pred.sql, copy=False),
+        q.select(*all_of(scope.table), copy=False).where(pred.sql, copy=False),
         rel.columns,
         rel.serialized,
     )
@@ -156,6 +169,8 @@ def _extend(ctx: Context, rel: Rel, op: A.Operator) -> Rel:
     for n, (e, t) in final.items():
         result.append((n, t))
         sel.append(e)
+    if not replaced.keys() & seen:  # only new columns: `t.*, new...` instead of listing every column
+        sel = [*all_of(scope.table), *sel[len(rel.columns) :]]
     del exprs
     return Rel(q.select(*sel, copy=False), result, rel.serialized)
 
@@ -312,9 +327,7 @@ def _sort(ctx: Context, rel: Rel, op: A.Operator) -> Rel:
         exp.Ordered(this=translate(k.expr, scope).sql, desc=k.desc, nulls_first=k.nulls_first)
         for k in op.keys
     ]
-    return Rel(
-        q.select(*select_all(rel, scope.table), copy=False).order_by(*order, copy=False), rel.columns, True
-    )
+    return Rel(q.select(*all_of(scope.table), copy=False).order_by(*order, copy=False), rel.columns, True)
 
 
 def _limit_value(ctx: Context, e: A.Expr) -> exp.Expression:
@@ -326,7 +339,7 @@ def _take(ctx: Context, rel: Rel, op: A.Operator) -> Rel:
     assert isinstance(op, A.Take)
     q, scope = wrap(rel, ctx)
     return Rel(
-        q.select(*select_all(rel, scope.table), copy=False).limit(_limit_value(ctx, op.count), copy=False),
+        q.select(*all_of(scope.table), copy=False).limit(_limit_value(ctx, op.count), copy=False),
         rel.columns,
         rel.serialized,
     )
@@ -338,7 +351,7 @@ def _top(ctx: Context, rel: Rel, op: A.Operator) -> Rel:
     k = op.key
     order = exp.Ordered(this=translate(k.expr, scope).sql, desc=k.desc, nulls_first=k.nulls_first)
     q = (
-        q.select(*select_all(rel, scope.table), copy=False)
+        q.select(*all_of(scope.table), copy=False)
         .order_by(order, copy=False)
         .limit(_limit_value(ctx, op.count), copy=False)
     )
@@ -384,7 +397,7 @@ def _sample(ctx: Context, rel: Rel, op: A.Operator) -> Rel:
     assert isinstance(op, A.Sample)
     q, scope = wrap(rel, ctx)
     q = (
-        q.select(*select_all(rel, scope.table), copy=False)
+        q.select(*all_of(scope.table), copy=False)
         .order_by(ctx.dialect.sample_order(), copy=False)
         .limit(_limit_value(ctx, op.count), copy=False)
     )

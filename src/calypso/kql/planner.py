@@ -40,12 +40,14 @@ def select_all(rel: Rel, table: str | None = None) -> list[exp.Expression]:
     return [col(n, table) for n, _ in rel.columns]
 
 
-def all_of(table: str) -> list[exp.Expression]:
+def all_of(table: str | None) -> list[exp.Expression]:
     """`"table".*`: every column of a FROM that is exactly a Rel (its SQL selects exactly its columns).
 
     Used instead of `select_all` where nothing else is in the FROM: wide tables (hundreds of
     columns) then cost one node per pipeline step instead of one per column, in compile and in SQL.
     """
+    if table is None:
+        return [exp.Star()]
     return [exp.Column(this=exp.Star(), table=exp.Identifier(this=table, quoted=True))]
 
 
@@ -138,6 +140,8 @@ def _assignments(items: tuple[A.Assign, ...], scope: Scope, taken: set[str]) -> 
             while f"Column{counter}" in taken:
                 counter += 1
             name = f"Column{counter}"
+        elif not item.names and isinstance(item.expr, A.Call):  # `strlen(X), strlen(X)`: strlen_X1
+            name = unique_name(name, taken)
         out.append((name, value))
         taken.add(name)
     return out

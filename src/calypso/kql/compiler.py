@@ -15,8 +15,8 @@ from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import SqlglotError
 
 from . import ast as A
-from . import relational as _relational  # noqa: F401  (registers join, mv-expand, parse, ...)
 from . import operators as _operators  # noqa: F401  (registers make-series, search, mv-apply, ...)
+from . import relational as _relational  # noqa: F401  (registers join, mv-expand, parse, ...)
 from . import sources as _sources  # noqa: F401  (registers table sources)
 from .binder import Context, Rel, Scope, Typed
 from .dialects import DIALECTS
@@ -70,7 +70,8 @@ def compile_query(
             for name, cte in ctx.ctes:
                 top = top.with_(exp.to_identifier(name, quoted=True), as_=cte, copy=False)
         # the tree is ours and used once: generate without sqlglot's defensive deep copy
-        sql = Dialect.get_or_raise(d.sqlglot_dialect).generate(parenthesize(top), copy=False)
+        tree: exp.Expression = top  # a Query is an Expression; sqlglot types it apart
+        sql = Dialect.get_or_raise(d.sqlglot_dialect).generate(parenthesize(tree), copy=False)
     except KqlError:
         raise
     except RecursionError:

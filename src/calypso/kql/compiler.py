@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 from sqlglot import exp
 from sqlglot.dialects.dialect import Dialect
@@ -70,7 +70,7 @@ def compile_query(
             for name, cte in ctx.ctes:
                 top = top.with_(exp.to_identifier(name, quoted=True), as_=cte, copy=False)
         # the tree is ours and used once: generate without sqlglot's defensive deep copy
-        tree: exp.Expression = top  # a Query is an Expression; sqlglot types it apart
+        tree = cast(exp.Expression, top)  # a Query is an Expression; sqlglot's stubs type it apart
         sql = Dialect.get_or_raise(d.sqlglot_dialect).generate(parenthesize(tree), copy=False)
     except KqlError:
         raise

@@ -6,6 +6,6 @@ planner's `OPERATORS`/`SOURCES` tables at import time, and touches nothing else.
 
 from __future__ import annotations
 
-from . import make_series, mv, search, tables
+from . import make_series, multi_assign, mv, search, tables, top_nested
 
-__all__ = ["make_series", "mv", "search", "tables"]
+__all__ = ["make_series", "multi_assign", "mv", "search", "tables", "top_nested"]

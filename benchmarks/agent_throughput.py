@@ -65,8 +65,11 @@ def run_one(
     timeout: float,
     idle_wait: float,
     spy: bool = False,
+    run: int = 1,
 ) -> Result:
-    ctx = Ctx(root / name.replace("→", "-"), log, lines)
+    ctx = Ctx(
+        root / f"{name.replace('→', '-')}-{run}", log, lines
+    )  # fresh state: no checkpoint from a run before
     ctx.root.mkdir(parents=True, exist_ok=True)
     procs = Procs()
     try:
@@ -216,7 +219,7 @@ def main() -> int:
             runs = []
             for i in range(args.repeat):
                 r = run_one(
-                    name, root, log, lines, size / MB, timeout, args.idle_wait, args.profile and i == 0
+                    name, root, log, lines, size / MB, timeout, args.idle_wait, args.profile and i == 0, i + 1
                 )
                 runs.append(r)
                 print(

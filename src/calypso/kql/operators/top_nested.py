@@ -11,6 +11,7 @@ covers all of them. The result has one row per surviving leaf path.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 from sqlglot import exp
@@ -76,7 +77,7 @@ def parse_top_nested(p: Parser, src: A.Tabular, pos: A.Pos) -> A.Tabular:
     return A.Pipe(pos, src, TopNestedOp(pos, tuple(levels)))
 
 
-def _window(agg: exp.Expression, keys: list[exp.Expression]) -> exp.Expression:
+def _window(agg: exp.Expression, keys: Sequence[exp.Expression]) -> exp.Expression:
     return exp.Window(this=agg, partition_by=list(keys) if keys else None)
 
 

@@ -65,7 +65,9 @@ class Batch:
 
 def encode(batches: Iterable[Batch]) -> bytes:
     # A compressor per call: zstandard's compressors must not be shared between threads.
-    return zstandard.ZstdCompressor(level=3).compress(orjson.dumps({"batches": [b.to_json() for b in batches]}))
+    return zstandard.ZstdCompressor(level=3).compress(
+        orjson.dumps({"batches": [b.to_json() for b in batches]})
+    )
 
 
 def decode(body: bytes) -> list[Batch]:

@@ -19,6 +19,7 @@ import gzip
 import http.server
 import json
 import os
+import re
 import socket
 import socketserver
 import ssl
@@ -67,10 +68,33 @@ class Counter:
 
 
 # -- Calypso's agent path --------------------------------------------------------------------------
-def count_calypso(body: bytes) -> int:
-    """Records of `TABLE` in one `/agent/v1/batches` body (zstd JSON; `count` per batch)."""
-    raw = zstandard.ZstdDecompressor().decompress(body, max_output_size=256 << 20)
+_BATCH_HEAD = re.compile(rb'"table":"((?:[^"\\]|\\.)*)","count":(\d+)')
+_calypso_mode = {"checked": 0, "fast": True}
+
+
+def count_calypso_full(raw: bytes) -> int:
     return sum(int(b["count"]) for b in orjson.loads(raw)["batches"] if b.get("table") == TABLE)
+
+
+def count_calypso(body: bytes) -> int:
+    """Records of `TABLE` in one `/agent/v1/batches` body (zstd JSON; `count` per batch).
+
+    The agent writes each batch as `{"batch_id", "table", "count", "columns"}` in that order, and a key's
+    quotes cannot occur unescaped inside a JSON string, so a regular expression finds every batch head
+    at a fraction of a full parse's cost (the sink must not slow the agent down). The first requests are
+    checked against a full parse; on any mismatch the sink parses fully from then on.
+    """
+    raw = zstandard.ZstdDecompressor().decompress(body, max_output_size=256 << 20)
+    if not _calypso_mode["fast"]:
+        return count_calypso_full(raw)
+    fast = sum(int(n) for table, n in _BATCH_HEAD.findall(raw) if table == TABLE.encode())
+    if _calypso_mode["checked"] < 5:
+        _calypso_mode["checked"] += 1
+        full = count_calypso_full(raw)
+        if full != fast:
+            _calypso_mode["fast"] = False
+            return full
+    return fast
 
 
 # -- OTLP/HTTP logs --------------------------------------------------------------------------------

@@ -83,6 +83,11 @@ class Context:
         return Rel(q, list(rel.columns), rel.serialized)
 
 
+# Kusto's hidden columns that the workspace does not store, mapped to the stored column standing in
+# for them: no separate ingestion time is kept, so `_TimeReceived` reads `TimeGenerated`.
+HIDDEN_COLUMNS: dict[str, str] = {"_TimeReceived": "TimeGenerated"}
+
+
 @dataclass
 class Scope:
     """Columns visible to a scalar expression (and, inside join keys, the two sides)."""
@@ -99,6 +104,9 @@ class Scope:
             return self.locals[name]
         if name in self.columns:
             return Typed(col(name, self.table), self.columns[name])
+        stand_in = HIDDEN_COLUMNS.get(name)
+        if stand_in is not None and stand_in in self.columns:
+            return Typed(col(stand_in, self.table), self.columns[stand_in])
         raise KqlError(
             "UnknownColumn",
             f"Failed to resolve column named '{name}'{did_you_mean(name, self.columns)}",

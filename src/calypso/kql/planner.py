@@ -27,6 +27,7 @@ from .binder import (
 )
 from .dialects.base import lit
 from .errors import KqlError, did_you_mean
+from .functions.percentiles import percentiles_columns
 from .scalars import translate
 
 
@@ -281,6 +282,11 @@ def _summarize(ctx: Context, rel: Rel, op: A.Operator) -> Rel:
         e = item.expr
         if isinstance(e, A.Call) and e.name in ("arg_max", "arg_min") and scope.row_context is not False:
             for n, v in _arg_extreme(e, agg_scope, item.names, taken, rel):
+                out_cols.append((n, v.type))
+                sel.append(alias(v.sql, n))
+            continue
+        if isinstance(e, A.Call) and e.name == "percentiles":
+            for n, v in percentiles_columns(e, agg_scope, item.names, taken):
                 out_cols.append((n, v.type))
                 sel.append(alias(v.sql, n))
             continue

@@ -215,3 +215,14 @@ class Dialect:
     ) -> exp.Expression:
         """Elements start..end (0-based, inclusive, negatives count from the end) as a JSON array."""
         raise NotImplementedError("array_slice")
+
+    # round 5 hooks ------------------------------------------------------------------------------
+    def session_start(
+        self, value_us: exp.Expression, restart: exp.Expression, max_first_us: int, max_gap_us: int
+    ) -> exp.Expression:
+        """Window expression: µs of the current session's first row, in input order (row_window_session).
+
+        A new session starts at the first row, when `restart` is true, or when the value is more
+        than `max_first_us` after the session's first value or `max_gap_us` after the previous one.
+        """
+        raise NotImplementedError("row_window_session")

@@ -301,3 +301,33 @@ class ClickHouse(Dialect):
 
     def rand(self) -> exp.Expression:
         return fn("rand")
+
+    def session_start(
+        self, value_us: exp.Expression, restart: exp.Expression, max_first_us: int, max_gap_us: int
+    ) -> exp.Expression:
+        row = fn("tuple", value_us, value_us, fn("toUInt8", fn("coalesce", restart, lit(False))))
+        frame = exp.WindowSpec(kind="ROWS", start="UNBOUNDED", start_side="PRECEDING", end="CURRENT ROW")
+        rows = exp.Window(this=fn("groupArray", row), spec=frame)
+        a, x = exp.column("acc"), exp.column("x")
+
+        def part(e: exp.Expression, i: int) -> exp.Expression:
+            return fn("tupleElement", e.copy(), lit(i))
+
+        new: exp.Expression = _any_of(
+            exp.EQ(this=part(x, 3), expression=lit(1)),
+            exp.GT(this=exp.Sub(this=part(x, 2), expression=part(a, 1)), expression=lit(max_first_us)),
+            exp.GT(this=exp.Sub(this=part(x, 2), expression=part(a, 2)), expression=lit(max_gap_us)),
+        )
+        keep = fn("tuple", part(a, 1), part(x, 2), part(x, 3))
+        step = exp.Lambda(
+            this=fn("if", fn("coalesce", new, lit(False)), x, keep),
+            expressions=[exp.to_identifier("acc"), exp.to_identifier("x")],
+        )
+        return part(fn("arrayFold", step, rows, fn("arrayElement", rows.copy(), lit(1))), 1)
+
+
+def _any_of(*conds: exp.Expression) -> exp.Expression:
+    out = conds[0]
+    for c in conds[1:]:
+        out = exp.Or(this=out, expression=c)
+    return out

@@ -253,3 +253,45 @@ class DuckDB(Dialect):
 
         items = exp.cast(exp.cast(arr, _JSON), "JSON[]")
         return fn("to_json", fn("list_slice", items, one_based(start), one_based(end)))
+
+    def session_start(
+        self, value_us: exp.Expression, restart: exp.Expression, max_first_us: int, max_gap_us: int
+    ) -> exp.Expression:
+        row = exp.Struct(
+            expressions=[
+                exp.PropertyEQ(this=exp.to_identifier("s"), expression=value_us),
+                exp.PropertyEQ(this=exp.to_identifier("p"), expression=value_us),
+                exp.PropertyEQ(this=exp.to_identifier("r"), expression=fn("coalesce", restart, lit(False))),
+            ]
+        )
+        frame = exp.WindowSpec(kind="ROWS", start="UNBOUNDED", start_side="PRECEDING", end="CURRENT ROW")
+        rows = exp.Window(this=fn("list", row), spec=frame)
+        a, x = exp.column("a"), exp.column("x")
+
+        def field(e: exp.Expression, name: str) -> exp.Expression:
+            return exp.Dot(this=e.copy(), expression=exp.to_identifier(name))
+
+        new: exp.Expression = _any_of(
+            field(x, "r"),
+            exp.GT(this=exp.Sub(this=field(x, "p"), expression=field(a, "s")), expression=lit(max_first_us)),
+            exp.GT(this=exp.Sub(this=field(x, "p"), expression=field(a, "p")), expression=lit(max_gap_us)),
+        )
+        keep = exp.Struct(
+            expressions=[
+                exp.PropertyEQ(this=exp.to_identifier("s"), expression=field(a, "s")),
+                exp.PropertyEQ(this=exp.to_identifier("p"), expression=field(x, "p")),
+                exp.PropertyEQ(this=exp.to_identifier("r"), expression=field(x, "r")),
+            ]
+        )
+        step = exp.Lambda(
+            this=exp.If(this=fn("coalesce", new, lit(False)), true=x, false=keep),
+            expressions=[exp.to_identifier("a"), exp.to_identifier("x")],
+        )
+        return field(fn("list_reduce", rows, step), "s")
+
+
+def _any_of(*conds: exp.Expression) -> exp.Expression:
+    out = conds[0]
+    for c in conds[1:]:
+        out = exp.Or(this=out, expression=c)
+    return out

@@ -12,14 +12,27 @@ from ..binder import Scope, Typed
 from ..errors import KqlError, did_you_mean
 from .aggregate import AGGREGATES
 from .base import ScalarFn
+from .charmap import CHARMAP
 from .datetime import DATETIME
 from .dynamic import DYNAMIC
+from .ingestion import INGESTION
 from .path import PATH
 from .scalar import SCALAR
+from .session import SESSION
 from .string import STRING
 from .window import WINDOW
 
-SCALARS: dict[str, ScalarFn] = {**SCALAR, **STRING, **DATETIME, **DYNAMIC, **WINDOW, **PATH}
+SCALARS: dict[str, ScalarFn] = {
+    **SCALAR,
+    **STRING,
+    **DATETIME,
+    **DYNAMIC,
+    **WINDOW,
+    **PATH,
+    **INGESTION,
+    **CHARMAP,
+    **SESSION,
+}
 
 KNOWN_UNSUPPORTED = frozenset(
     {
@@ -30,8 +43,6 @@ KNOWN_UNSUPPORTED = frozenset(
         "series_outliers",
         "parse_xml",
         "parse_csv",
-        "ingestion_time",
-        "row_window_session",
         "externaldata",
         "estimate_data_size",
         "cursor_after",

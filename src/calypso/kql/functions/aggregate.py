@@ -133,4 +133,9 @@ AGGREGATES: dict[str, AggFn] = {
     "variancep": _dialect_agg("variancep", _real),
     "any": _dialect_agg("any", _same),
     "take_any": _dialect_agg("any", _same),
+    "count_distinct": _dcount,
 }
+
+from .percentiles import PERCENTILE_AGGREGATES  # noqa: E402
+
+AGGREGATES.update(PERCENTILE_AGGREGATES)

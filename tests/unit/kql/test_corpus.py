@@ -27,7 +27,7 @@ COMMON = [
     ("_ResourceId", "string"),
     ("SourceSystem", "string"),
 ]
-FLOOR = {"duckdb": 0.875, "clickhouse": 0.855}
+FLOOR = {"duckdb": 0.9, "clickhouse": 0.88}
 
 
 def catalog() -> dict[str, list[tuple[str, str]]]:

@@ -143,3 +143,21 @@ def test_row_window_session_needs_constant_distances() -> None:
             CATALOG,
         )
     assert err.value.code == "TypeMismatch"
+
+
+def test_hash_is_stable_and_mod_is_in_range(run: Runner) -> None:
+    q = "print a = hash('World'), b = hash('World'), m = hash('World', 100), n = hash('x', 7)"
+    (row,) = run(q)
+    assert row[0] == row[1] and isinstance(row[0], int)
+    assert 0 <= row[2] < 100 and 0 <= row[3] < 7
+    assert row[2] == row[0] % 100
+
+
+def test_hash_equals_azure_xxhash64_on_clickhouse() -> None:
+    chs = pytest.importorskip("chdb.session", reason="chdb (in-process ClickHouse) is not installed")
+    sess = chs.Session()
+    sql = compile_query("print a = hash('World'), m = hash('World', 100)", {}, dialect="clickhouse").sql
+    res = json.loads(sess.query(sql + " " + ClickHouse.settings_clause(), "JSONCompact").bytes())["data"]
+    sess.close()
+    # the values of Kusto's documentation example
+    assert [[int(v) for v in r] for r in res] == [[1846988464401551951, 51]]

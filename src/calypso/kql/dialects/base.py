@@ -226,3 +226,7 @@ class Dialect:
         than `max_first_us` after the session's first value or `max_gap_us` after the previous one.
         """
         raise NotImplementedError("row_window_session")
+
+    def hash64(self, s: exp.Expression) -> exp.Expression:
+        """A stable signed 64-bit hash of a string (`hash()`); xxHash64 where the engine has it."""
+        raise NotImplementedError("hash")

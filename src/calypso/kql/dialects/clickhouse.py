@@ -325,6 +325,9 @@ class ClickHouse(Dialect):
         )
         return part(fn("arrayFold", step, rows, fn("arrayElement", rows.copy(), lit(1))), 1)
 
+    def hash64(self, s: exp.Expression) -> exp.Expression:
+        return fn("toInt64", fn("xxHash64", s))
+
 
 def _any_of(*conds: exp.Expression) -> exp.Expression:
     out = conds[0]

@@ -289,6 +289,10 @@ class DuckDB(Dialect):
         )
         return field(fn("list_reduce", rows, step), "s")
 
+    def hash64(self, s: exp.Expression) -> exp.Expression:
+        # DuckDB has no xxHash64: its own 64-bit hash, high bit cleared (stable, not Azure's value)
+        return exp.cast(exp.BitwiseAnd(this=fn("hash", s), expression=lit(0x7FFFFFFFFFFFFFFF)), "BIGINT")
+
 
 def _any_of(*conds: exp.Expression) -> exp.Expression:
     out = conds[0]

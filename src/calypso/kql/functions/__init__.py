@@ -15,6 +15,7 @@ from .base import ScalarFn
 from .charmap import CHARMAP
 from .datetime import DATETIME
 from .dynamic import DYNAMIC
+from .hashing import HASHING
 from .ingestion import INGESTION
 from .path import PATH
 from .scalar import SCALAR
@@ -32,6 +33,7 @@ SCALARS: dict[str, ScalarFn] = {
     **INGESTION,
     **CHARMAP,
     **SESSION,
+    **HASHING,
 }
 
 KNOWN_UNSUPPORTED = frozenset(

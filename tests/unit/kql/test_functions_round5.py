@@ -161,3 +161,9 @@ def test_hash_equals_azure_xxhash64_on_clickhouse() -> None:
     sess.close()
     # the values of Kusto's documentation example
     assert [[int(v) for v in r] for r in res] == [[1846988464401551951, 51]]
+
+
+def test_totimespan_of_constant_strings(run: Runner) -> None:
+    q = "print a = totimespan('1.02:03:04.5') / 1s, b = totimespan('00:10:00') / 1m, c = isnull(totimespan('nope'))"
+    ((a, b, c),) = run(q)
+    assert (a, b, bool(c)) == (93784.5, 10.0, True)

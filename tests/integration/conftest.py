@@ -90,12 +90,37 @@ class Workspace:
         rows: list[dict[str, Any]] = json.loads(out.stdout)
         return rows
 
+    def connect(self, state: Path, *extra: str, env: dict[str, str] | None = None) -> None:
+        """`calypso agent connect` an agent state directory to this workspace, as a user would."""
+        calypso(
+            "agent",
+            "connect",
+            "--state",
+            str(state),
+            "--url",
+            self.url,
+            "--workspace-id",
+            self.info["workspace_id"],
+            "--key",
+            self.info["primary_key"],
+            "--ca",
+            self.info["ca_cert"],
+            *extra,
+            env=env,
+        )
+
     def start(self) -> None:
         self.proc = spawn(
             [CALYPSO, "workspace", "serve", "--data", str(self.data), "--listen", f"127.0.0.1:{self.port}"],
             self.log,
         )
         wait_for(lambda: tls_ready(self.port, self.info["ca_cert"]), 30, "the workspace to listen")
+
+
+def run_agent(
+    state: Path, config: Path, log: Path, env: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
+    return spawn([CALYPSO, "agent", "run", "--state", str(state), "--config", str(config)], log, env)
 
 
 def spawn(argv: list[str], log: Path, env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:

@@ -18,30 +18,13 @@ from tests.integration.conftest import (
     calypso,
     free_port,
     new_workspace,
+    run_agent,
     spawn,
     stop,
     wait_for,
 )
 
 LINES = 100_000
-
-
-def connect(state: Path, ws: Workspace, *extra: str) -> None:
-    calypso(
-        "agent",
-        "connect",
-        "--state",
-        str(state),
-        "--url",
-        ws.url,
-        "--workspace-id",
-        ws.info["workspace_id"],
-        "--key",
-        ws.info["primary_key"],
-        "--ca",
-        ws.info["ca_cert"],
-        *extra,
-    )
 
 
 def tail_config(path: Path, log: Path, extra: str = "") -> Path:
@@ -81,7 +64,7 @@ def counts(ws: Workspace, table: str = "MyApp_CL") -> tuple[int, int]:
 def test_kill_9_five_times_every_line_arrives_exactly_once(workspace: Workspace, tmp_path: Path) -> None:
     state, log = tmp_path / "agent", tmp_path / "app.log"
     log.touch()
-    connect(state, workspace)
+    workspace.connect(state)
     config = tail_config(tmp_path / "agent.toml", log)
     writer = write_lines(log, LINES, per_second=10_000)
     argv = [CALYPSO, "agent", "run", "--state", str(state), "--config", str(config)]
@@ -105,19 +88,8 @@ def test_workspace_down_for_60_seconds_then_everything_arrives_once(
 ) -> None:
     state, log = tmp_path / "agent", tmp_path / "app.log"
     log.touch()
-    connect(state, workspace)
-    agent = spawn(
-        [
-            CALYPSO,
-            "agent",
-            "run",
-            "--state",
-            str(state),
-            "--config",
-            str(tail_config(tmp_path / "agent.toml", log)),
-        ],
-        tmp_path / "agent.log",
-    )
+    workspace.connect(state)
+    agent = run_agent(state, tail_config(tmp_path / "agent.toml", log), tmp_path / "agent.log")
     try:
         writer = write_lines(log, 20_000, per_second=1_000)
         wait_for(lambda: counts(workspace)[0] > 0, 60, "the first lines")
@@ -138,21 +110,10 @@ def test_one_workspace_down_never_stalls_the_other(workspace: Workspace, tmp_pat
     other = new_workspace(tmp_path / "other")
     state, log = tmp_path / "agent", tmp_path / "app.log"
     log.touch()
-    connect(state, workspace)
-    connect(state, other)
+    workspace.connect(state)
+    other.connect(state)
     stop(other.proc)  # down from the start
-    agent = spawn(
-        [
-            CALYPSO,
-            "agent",
-            "run",
-            "--state",
-            str(state),
-            "--config",
-            str(tail_config(tmp_path / "agent.toml", log)),
-        ],
-        tmp_path / "agent.log",
-    )
+    agent = run_agent(state, tail_config(tmp_path / "agent.toml", log), tmp_path / "agent.log")
     try:
         write_lines(log, 5_000, per_second=5_000).join()
         wait_for(lambda: counts(workspace)[0] >= 5_000, 60, "the healthy workspace to get everything")
@@ -205,7 +166,7 @@ def test_through_a_proxy_with_basic_auth_and_an_at_sign_in_the_password(
     state = tmp_path / "agent"
     given = "not-it" if wrong else password
     # Onboarding goes direct; the data path goes through the proxy.
-    connect(state, workspace)
+    workspace.connect(state)
     conn_file = state / "workspaces" / workspace.info["workspace_id"] / "connection.json"
     conn = json.loads(conn_file.read_text())
     conn["proxy"] = f"http://agent:{given}@127.0.0.1:{port}"
@@ -214,9 +175,7 @@ def test_through_a_proxy_with_basic_auth_and_an_at_sign_in_the_password(
     config.write_text(
         '[sources.heartbeat]\ninterval = "1s"\n[delivery]\nstatus_interval = "1s"\nmax_retry_delay = "1s"\n'
     )
-    agent = spawn(
-        [CALYPSO, "agent", "run", "--state", str(state), "--config", str(config)], tmp_path / "agent.log"
-    )
+    agent = run_agent(state, config, tmp_path / "agent.log")
     try:
         if wrong:
 
@@ -251,12 +210,10 @@ def test_a_rule_changed_in_the_workspace_is_applied_by_the_running_agent(
 
     state, log = tmp_path / "agent", tmp_path / "ruled.log"
     log.write_text("before the rule\n")
-    connect(state, workspace)
+    workspace.connect(state)
     config = tmp_path / "agent.toml"
     config.write_text('[sources.heartbeat]\ninterval = "5s"\n')  # default rules poll interval (30 s)
-    agent = spawn(
-        [CALYPSO, "agent", "run", "--state", str(state), "--config", str(config)], tmp_path / "agent.log"
-    )
+    agent = run_agent(state, config, tmp_path / "agent.log")
     try:
         wait_for(lambda: workspace.query("Heartbeat | count")[0]["Count"] > 0, 30, "the agent to report")
         rules = {"sources": {"tail": [{"name": "Ruled", "paths": [str(log)], "start_at": "beginning"}]}}

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx
 
-from tests.integration.conftest import CALYPSO, Workspace, calypso, spawn, stop, wait_for
+from tests.integration.conftest import CALYPSO, Workspace, spawn, stop, wait_for
 
 
 def agents(ws: Workspace) -> list[dict[str, object]]:
@@ -29,21 +29,7 @@ def test_a_cloned_state_directory_registers_as_a_new_agent(workspace: Workspace,
     machine_a, machine_b = tmp_path / "machine-id-a", tmp_path / "machine-id-b"
     machine_a.write_text("aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\n")
     machine_b.write_text("bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb\n")
-    calypso(
-        "agent",
-        "connect",
-        "--state",
-        str(original),
-        "--url",
-        workspace.url,
-        "--workspace-id",
-        workspace.info["workspace_id"],
-        "--key",
-        workspace.info["primary_key"],
-        "--ca",
-        workspace.info["ca_cert"],
-        env={"CALYPSO_MACHINE_ID_FILE": str(machine_a)},
-    )
+    workspace.connect(original, env={"CALYPSO_MACHINE_ID_FILE": str(machine_a)})
     conn_path = Path("workspaces") / workspace.info["workspace_id"] / "connection.json"
     first_id = json.loads((original / conn_path).read_text())["agent_id"]
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
-from tests.integration.conftest import CALYPSO, Workspace, calypso, spawn, stop, wait_for
+from tests.integration.conftest import Workspace, calypso, run_agent, stop, wait_for
 
 
 def test_agent_data_reaches_the_workspace_and_answers_kql(workspace: Workspace, tmp_path: Path) -> None:
@@ -15,23 +15,8 @@ def test_agent_data_reaches_the_workspace_and_answers_kql(workspace: Workspace, 
         '[sources.heartbeat]\ninterval = "2s"\n\n[sources.perf]\ninterval = "1s"\n\n'
         '[delivery]\nstatus_interval = "1s"\n'
     )
-    calypso(
-        "agent",
-        "connect",
-        "--state",
-        str(state),
-        "--url",
-        workspace.url,
-        "--workspace-id",
-        workspace.info["workspace_id"],
-        "--key",
-        workspace.info["primary_key"],
-        "--ca",
-        workspace.info["ca_cert"],
-    )
-    agent = spawn(
-        [CALYPSO, "agent", "run", "--state", str(state), "--config", str(config)], tmp_path / "agent.log"
-    )
+    workspace.connect(state)
+    agent = run_agent(state, config, tmp_path / "agent.log")
     try:
         me = socket.gethostname()
         rows = wait_for(

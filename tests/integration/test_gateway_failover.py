@@ -15,7 +15,16 @@ from pathlib import Path
 
 import pytest
 
-from tests.integration.conftest import CALYPSO, Workspace, calypso, free_port, spawn, stop, wait_for
+from tests.integration.conftest import (
+    CALYPSO,
+    Workspace,
+    calypso,
+    free_port,
+    run_agent,
+    spawn,
+    stop,
+    wait_for,
+)
 from tests.integration.test_agent_delivery import _listening, counts, tail_config, write_lines
 from tests.integration.test_gateway_support import GatewayProcess
 
@@ -45,33 +54,8 @@ def test_two_gateways_one_killed_mid_stream(workspace: Workspace, tmp_path: Path
         wait_for(lambda p=p: _listening(p), 20, f"gateway on {p}")
     state, log = tmp_path / "agent", tmp_path / "app.log"
     log.touch()
-    calypso(
-        "agent",
-        "connect",
-        "--state",
-        str(state),
-        "--url",
-        workspace.url,
-        "--workspace-id",
-        workspace.info["workspace_id"],
-        "--key",
-        workspace.info["primary_key"],
-        "--ca",
-        workspace.info["ca_cert"],
-        *[arg for p in ports for arg in ("--gateway", f"http://127.0.0.1:{p}")],
-    )
-    agent = spawn(
-        [
-            CALYPSO,
-            "agent",
-            "run",
-            "--state",
-            str(state),
-            "--config",
-            str(tail_config(tmp_path / "agent.toml", log)),
-        ],
-        tmp_path / "agent.log",
-    )
+    workspace.connect(state, *[arg for p in ports for arg in ("--gateway", f"http://127.0.0.1:{p}")])
+    agent = run_agent(state, tail_config(tmp_path / "agent.toml", log), tmp_path / "agent.log")
     try:
         writer = write_lines(log, 30_000, per_second=5_000)
         wait_for(lambda: counts(workspace)[0] > 0, 60, "the first lines through gateway 1")
@@ -99,28 +83,9 @@ def test_gateway_killed_mid_stream_agent_fails_over_and_nothing_is_lost_or_dupli
     ):
         state, log = tmp_path / "agent", tmp_path / "app.log"
         log.touch()
-        calypso(
-            "agent",
-            "connect",
-            "--state",
-            str(state),
-            "--url",
-            workspace.url,
-            "--workspace-id",
-            workspace.info["workspace_id"],
-            "--key",
-            workspace.info["primary_key"],
-            "--ca",
-            workspace.info["ca_cert"],
-            "--gateway",
-            first.url,
-            "--gateway",
-            second.url,
-        )
+        workspace.connect(state, "--gateway", first.url, "--gateway", second.url)
         config = tail_config(tmp_path / "agent.toml", log)
-        agent = spawn(
-            [CALYPSO, "agent", "run", "--state", str(state), "--config", str(config)], tmp_path / "agent.log"
-        )
+        agent = run_agent(state, config, tmp_path / "agent.log")
         try:
             writer = write_lines(log, LINES, per_second=4_000)
             wait_for(lambda: counts(workspace)[0] > 0, 60, "the first lines through the first gateway")

@@ -27,7 +27,7 @@ COMMON = [
     ("_ResourceId", "string"),
     ("SourceSystem", "string"),
 ]
-FLOOR = {"duckdb": 0.9, "clickhouse": 0.88}
+FLOOR = {"duckdb": 0.92, "clickhouse": 0.9}
 
 
 def catalog() -> dict[str, list[tuple[str, str]]]:

@@ -19,6 +19,7 @@ from .hashing import HASHING
 from .ingestion import INGESTION
 from .path import PATH
 from .scalar import SCALAR
+from .series_fit import decompose_anomalies_flags
 from .session import SESSION
 from .string import STRING
 from .window import WINDOW
@@ -34,12 +35,11 @@ SCALARS: dict[str, ScalarFn] = {
     **CHARMAP,
     **SESSION,
     **HASHING,
+    "series_decompose_anomalies": decompose_anomalies_flags,
 }
 
 KNOWN_UNSUPPORTED = frozenset(
     {
-        "series_decompose_anomalies",
-        "series_fit_line",
         "series_fit_2lines",
         "series_decompose",
         "series_outliers",

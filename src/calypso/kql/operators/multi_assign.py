@@ -19,6 +19,12 @@ from .. import ast as A
 from ..binder import Context, Rel, Scope, Typed
 from ..dialects.base import fn, lit
 from ..errors import KqlError
+from ..functions.series_fit import (
+    ANOMALY_PARTS,
+    FIT_LINE_PARTS,
+    series_decompose_anomalies,
+    series_fit_line,
+)
 from ..planner import OPERATORS
 from ..scalars import NODES, translate
 
@@ -96,9 +102,7 @@ class TupleFunction:
 
 TUPLE_FUNCTIONS: dict[str, TupleFunction] = {
     "series_stats": TupleFunction(tuple(n for n, _ in _STATS_PARTS), _series_stats),
-    "series_fit_line": TupleFunction(
-        ("rsquare", "slope", "variance", "rvariance", "interception", "line_fit"), None
-    ),
+    "series_fit_line": TupleFunction(tuple(n for n, _ in FIT_LINE_PARTS), series_fit_line),
     "series_fit_2lines": TupleFunction(
         (
             "rsquare",
@@ -120,7 +124,9 @@ TUPLE_FUNCTIONS: dict[str, TupleFunction] = {
         None,
     ),
     "series_decompose": TupleFunction(("baseline", "seasonal", "trend", "residual"), None),
-    "series_decompose_anomalies": TupleFunction(("ad_flag", "ad_score", "baseline"), None),
+    "series_decompose_anomalies": TupleFunction(
+        tuple(n for n, _ in ANOMALY_PARTS), series_decompose_anomalies
+    ),
     "series_decompose_forecast": TupleFunction(
         ("forecast", "baseline", "seasonal", "trend", "residual"), None
     ),

@@ -4,12 +4,20 @@ Invariant: bytes leave each side in the order they arrived, unmodified (the gate
 what flows in a tunnel, so TLS stays end to end); a side whose peer cannot take more (its write
 buffer is above the high-water mark) stops reading until the peer drains, so a tunnel's memory is
 bounded by the transports' buffers. A tunnel is closed, and accounted for, exactly once.
+
+Speed: each side reads with `recv_into` into one scratch buffer per event loop (no allocation per
+read, so idle tunnels cost no buffer at all) and hands a view of it to the peer's `write`, which either
+sends it at once or copies the rest into its own buffer before returning (CPython < 3.12). Where a
+transport may instead keep a reference to the view (3.12+), a scratch that was not fully sent is
+retired and a fresh one taken, so bytes already handed over are never overwritten.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import sys
+import weakref
 from typing import TYPE_CHECKING
 
 from calypso.gateway.logs import event
@@ -18,6 +26,34 @@ if TYPE_CHECKING:
     from calypso.gateway.server import Gateway
 
 WRITE_HIGH_WATER = 256 * 1024
+READ_CHUNK = 256 * 1024  # bytes read per wakeup at most; a write buffer holds at most HIGH_WATER + this
+# CPython before 3.12 copies what `write` cannot send at once into the transport's own bytearray.
+WRITE_COPIES = sys.version_info < (3, 12)
+
+
+class Scratch:
+    """The read buffer shared by every tunnel side of one event loop (reads never interleave)."""
+
+    __slots__ = ("buffer", "view")
+
+    def __init__(self) -> None:
+        self.buffer = bytearray(READ_CHUNK)
+        self.view = memoryview(self.buffer)
+
+    def retire(self) -> None:
+        """The peer's transport may still hold a view of the current buffer: read into a new one."""
+        self.buffer = bytearray(READ_CHUNK)
+        self.view = memoryview(self.buffer)
+
+
+_SCRATCH: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, Scratch] = weakref.WeakKeyDictionary()
+
+
+def scratch_for(loop: asyncio.AbstractEventLoop) -> Scratch:
+    scratch = _SCRATCH.get(loop)
+    if scratch is None:
+        scratch = _SCRATCH[loop] = Scratch()
+    return scratch
 
 
 class Tunnel:
@@ -74,32 +110,49 @@ class Tunnel:
         self.close("aborted")
 
 
-class Side(asyncio.Protocol):
+class Side(asyncio.BufferedProtocol):
     """One end of a tunnel: what it receives is written to `peer`."""
 
-    __slots__ = ("is_client", "peer", "tunnel")
+    __slots__ = ("is_client", "peer", "scratch", "tunnel")
 
     def __init__(self, tunnel: Tunnel, is_client: bool) -> None:
         self.tunnel = tunnel
         self.is_client = is_client
         self.peer: asyncio.Transport | None = None
+        self.scratch = scratch_for(tunnel.gateway.loop)
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         assert isinstance(transport, asyncio.Transport)
         transport.set_write_buffer_limits(high=WRITE_HIGH_WATER)
 
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self.scratch.view
+
+    def buffer_updated(self, nbytes: int) -> None:
+        peer = self.peer
+        if peer is None or self.tunnel.closed:
+            return
+        peer.write(self.scratch.view[:nbytes])
+        if not WRITE_COPIES and peer.get_write_buffer_size():
+            self.scratch.retire()
+        self.count(nbytes)
+
     def data_received(self, data: bytes) -> None:
-        tunnel = self.tunnel
-        if self.peer is None or tunnel.closed:
+        """Bytes that arrived before the tunnel was established (read by the handshake protocol)."""
+        if self.peer is None or self.tunnel.closed:
             return
         self.peer.write(data)
+        self.count(len(data))
+
+    def count(self, n: int) -> None:
+        tunnel = self.tunnel
         tunnel.last_active = tunnel.gateway.loop.time()
         if self.is_client:
-            tunnel.bytes_up += len(data)
-            tunnel.gateway.counters.bytes_up += len(data)
+            tunnel.bytes_up += n
+            tunnel.gateway.counters.bytes_up += n
         else:
-            tunnel.bytes_down += len(data)
-            tunnel.gateway.counters.bytes_down += len(data)
+            tunnel.bytes_down += n
+            tunnel.gateway.counters.bytes_down += n
 
     def eof_received(self) -> bool:
         tunnel = self.tunnel

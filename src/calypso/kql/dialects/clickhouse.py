@@ -302,6 +302,29 @@ class ClickHouse(Dialect):
     def rand(self) -> exp.Expression:
         return fn("rand")
 
+    def to_hex(self, e: exp.Expression) -> exp.Expression:
+        # hex() prints whole bytes: strip leading zero nibbles but keep one digit ("0100" -> "100")
+        digits = fn("lower", fn("hex", fn("toUInt64", fn("toInt64", e))))
+        return fn("replaceRegexpOne", digits, lit("^0+(.)"), lit("\\1"))
+
+    def json_array_slice(
+        self, arr: exp.Expression, start: exp.Expression, end: exp.Expression
+    ) -> exp.Expression:
+        items = self._elements(arr)
+        n = fn("toInt64", fn("length", items.copy()))
+
+        def absolute(i: exp.Expression) -> exp.Expression:
+            i = fn("toInt64", i)
+            neg = exp.LT(this=i, expression=lit(0))
+            return exp.If(this=neg, true=exp.Add(this=i.copy(), expression=n.copy()), false=i.copy())
+
+        lo = fn("greatest", absolute(start), lit(0))
+        hi = fn("least", absolute(end), exp.Sub(this=n.copy(), expression=lit(1)))
+        count = fn(
+            "greatest", exp.Add(this=exp.Sub(this=hi, expression=lo.copy()), expression=lit(1)), lit(0)
+        )
+        return self._wrap(fn("arraySlice", items, exp.Add(this=lo, expression=lit(1)), count))
+
     def session_start(
         self, value_us: exp.Expression, restart: exp.Expression, max_first_us: int, max_gap_us: int
     ) -> exp.Expression:

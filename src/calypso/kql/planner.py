@@ -29,6 +29,7 @@ from .dialects.base import lit
 from .errors import KqlError, did_you_mean
 from .functions.percentiles import percentiles_columns
 from .scalars import translate
+from .window_layers import split_nested_windows
 
 
 def wrap(rel: Rel, ctx: Context) -> tuple[exp.Select, Scope]:
@@ -116,11 +117,8 @@ def _where(ctx: Context, rel: Rel, op: A.Operator) -> Rel:
     pred = translate(op.predicate, scope)
     if pred.type == "dynamic":
         pred = Typed(ctx.dialect.try_cast(pred.sql, "dynamic", "bool"), "bool")
-    return Rel(
-        q.select(*all_of(scope.table), copy=False).where(pred.sql, copy=False),
-        rel.columns,
-        rel.serialized,
-    )
+    q = q.select(*all_of(scope.table), copy=False).where(pred.sql, copy=False)
+    return Rel(split_nested_windows(q, scope.table, rel.columns, ctx), rel.columns, rel.serialized)
 
 
 def _assignments(items: tuple[A.Assign, ...], scope: Scope, taken: set[str]) -> list[tuple[str, Typed]]:
@@ -177,7 +175,8 @@ def _extend(ctx: Context, rel: Rel, op: A.Operator) -> Rel:
     if not replaced.keys() & seen:  # only new columns: `t.*, new...` instead of listing every column
         sel = [*all_of(scope.table), *sel[len(rel.columns) :]]
     del exprs
-    return Rel(q.select(*sel, copy=False), result, rel.serialized)
+    q = split_nested_windows(q.select(*sel, copy=False), scope.table, rel.columns, ctx)
+    return Rel(q, result, rel.serialized)
 
 
 def _project(ctx: Context, rel: Rel, op: A.Operator) -> Rel:
@@ -187,11 +186,9 @@ def _project(ctx: Context, rel: Rel, op: A.Operator) -> Rel:
     dedup: dict[str, Typed] = {}
     for n, v in new:
         dedup[n] = v
-    return Rel(
-        q.select(*[alias(v.sql, n) for n, v in dedup.items()], copy=False),
-        [(n, v.type) for n, v in dedup.items()],
-        rel.serialized,
-    )
+    q = q.select(*[alias(v.sql, n) for n, v in dedup.items()], copy=False)
+    q = split_nested_windows(q, scope.table, rel.columns, ctx)
+    return Rel(q, [(n, v.type) for n, v in dedup.items()], rel.serialized)
 
 
 def _match(patterns: tuple[str, ...], rel: Rel, pos: A.Pos) -> list[str]:

@@ -5,7 +5,9 @@ Queries must run with `ClickHouse.QUERY_SETTINGS` (append `ClickHouse.settings_c
 `join_use_nulls = 1` gives outer joins Kusto's nulls, and `query_plan_merge_expressions = 0` stops the
 planner from merging the compiler's one-SELECT-per-operator layers into one expression, which grows
 exponentially when a column is redefined from itself many times (`extend a = iff(c, f(a), a)` x 14
-took > 19 GB).
+took > 19 GB). `query_plan_enable_multithreading_after_window_functions = 0` keeps one stream after
+a window step, so the next `prev()`/`next()`/`row_window_session` layer reads the rows in the
+serialized order (otherwise ClickHouse re-splits the stream and merges it back in any order).
 """
 
 from __future__ import annotations
@@ -41,6 +43,7 @@ class ClickHouse(Dialect):
         "join_use_nulls": "1",
         "query_plan_merge_expressions": "0",
         "output_format_json_quote_64bit_integers": "0",
+        "query_plan_enable_multithreading_after_window_functions": "0",
     }
 
     @classmethod

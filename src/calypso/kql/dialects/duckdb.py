@@ -266,7 +266,7 @@ class DuckDB(Dialect):
         )
         frame = exp.WindowSpec(kind="ROWS", start="UNBOUNDED", start_side="PRECEDING", end="CURRENT ROW")
         rows = exp.Window(this=fn("list", row), spec=frame)
-        a, x = exp.column("a"), exp.column("x")
+        a, x = exp.column("__acc"), exp.column("__row")
 
         def field(e: exp.Expression, name: str) -> exp.Expression:
             return exp.Dot(this=e.copy(), expression=exp.to_identifier(name))
@@ -285,7 +285,7 @@ class DuckDB(Dialect):
         )
         step = exp.Lambda(
             this=exp.If(this=fn("coalesce", new, lit(False)), true=x, false=keep),
-            expressions=[exp.to_identifier("a"), exp.to_identifier("x")],
+            expressions=[exp.to_identifier("__acc"), exp.to_identifier("__row")],
         )
         return field(fn("list_reduce", rows, step), "s")
 

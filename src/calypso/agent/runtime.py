@@ -1,7 +1,8 @@
 """The agent's runtime: sources -> disk buffer -> one sink per workspace, plus rules and status.
 
 Invariants:
-- A source's `commit` runs only after its records are in the disk buffer.
+- A source's `commit` runs only after its records are in the disk buffer; a two-phase commit's
+  `prepare` runs just before the write, with a ticket the buffer can later vouch for (`holds`).
 - Every workspace has its own buffer cursor and sink task: a slow or unreachable workspace never
   stalls the others (it only holds disk space until it catches up).
 - Rules fetched from workspaces are cached on disk, so a restarted agent works offline, and are
@@ -37,7 +38,16 @@ from calypso.agent.buffer import BufferFull, DiskBuffer, EntryTooLarge
 from calypso.agent.sinks.workspace.service import WorkspaceService
 from calypso.agent.sinks.workspace.sink import WorkspaceSink, pack_entry
 from calypso.agent.sources import factory
-from calypso.agent.sources.base import Commit, Emit, Record, Source, SourceContext, iso
+from calypso.agent.sources.base import (
+    Commit,
+    Emit,
+    Record,
+    Source,
+    SourceContext,
+    Ticket,
+    TwoPhaseCommit,
+    iso,
+)
 from calypso.agent.transport import Routes
 from calypso.logfmt import event
 from calypso.wire import agentapi
@@ -156,6 +166,13 @@ class Agent:
             return {}
 
     # -- records in -----------------------------------------------------------------------------
+    def _written(self, ticket: Ticket) -> bool:
+        try:
+            epoch, seq = ticket
+            return self.buffer.holds(int(epoch), int(seq))
+        except (TypeError, ValueError):  # a damaged ticket: read again rather than skip
+            return False
+
     def _emitter(self, running: RunningSource) -> Emit:
         async def emit(table: str, records: list[Record], commit: Commit | None = None) -> None:
             now = iso(datetime.now(UTC))
@@ -167,9 +184,16 @@ class Agent:
                     r.setdefault("Computer", self.computer)
                 batch = Batch.from_records(table, chunk)
                 payloads.append(pack_entry(batch.count, orjson.dumps(batch.to_json())))
+            prepare = commit.prepare if isinstance(commit, TwoPhaseCommit) else None
+            epoch = self.buffer.epoch
+
+            def before_write(last_seq: int) -> None:
+                if prepare is not None:
+                    prepare([epoch, last_seq])
+
             while True:
                 try:
-                    self.buffer.append_many(payloads)
+                    self.buffer.append_many(payloads, before_write)
                     break
                 except EntryTooLarge as e:
                     # Bigger than the whole buffer: it can never be stored; count it, never crash.
@@ -215,7 +239,7 @@ class Agent:
         for name, (kind, section) in desired.items():
             if name in self.sources:
                 continue
-            ctx = SourceContext(self.state / "sources" / name, self.computer)
+            ctx = SourceContext(self.state / "sources" / name, self.computer, written=self._written)
             ctx.state_dir.mkdir(parents=True, exist_ok=True)
             try:
                 source = factory(kind)(section, ctx)

@@ -142,10 +142,35 @@ class DiskBuffer:
             if pos is None:
                 pos = self._position_for(acked + 1)
             self._readers[name] = _Reader(acked, pos, pos)
+        self._opened_at = self._next_seq
+        self._previous = (rec.previous_open, rec.written_through)
         self._reserved = self._next_seq + SEQ_RESERVE_STEP
-        save_meta(self._dir, Meta(self._reserved, clean=False), durable=self._mode.durable)
+        self._save_meta(clean=False)
         self._free()
         self._save_readers()
+
+    def _save_meta(self, *, clean: bool) -> None:
+        save_meta(self._dir, Meta(self._reserved, clean, self._opened_at), durable=self._mode.durable)
+
+    @property
+    def epoch(self) -> int:
+        """The first sequence number of this run: with a seq, it names an entry across restarts."""
+        return self._opened_at
+
+    def holds(self, epoch: int, seq: int) -> bool:
+        """Whether entry ``seq`` of the run ``epoch`` was written (False when too old to tell).
+
+        A source saves a pending checkpoint tagged with the entry that will hold its records just
+        before the write (see ``append_many``'s ``before_write``); after a kill it asks here whether
+        that write happened. Within a run numbers are contiguous from its epoch, so the previous run
+        wrote exactly ``epoch..written_through``; runs older than that are not known, and False
+        (read again: a possible duplicate, never a loss) is the safe answer.
+        """
+        with self._lock:
+            if epoch == self._opened_at:
+                return seq < self._next_seq
+            previous, written_through = self._previous
+            return epoch == previous and epoch <= seq <= written_through
 
     def _hinted(self, cur: Cursor) -> tuple[int, int, int] | None:
         """The persisted position hint of a cursor, if it still points at entry ``acked + 1``."""
@@ -167,8 +192,14 @@ class DiskBuffer:
     def append(self, payload: bytes) -> int:
         return self.append_many([payload])[0]
 
-    def append_many(self, payloads: Sequence[bytes]) -> list[int]:
-        """Append entries; one write per segment touched and at most one fdatasync per segment."""
+    def append_many(
+        self, payloads: Sequence[bytes], before_write: Callable[[int], None] | None = None
+    ) -> list[int]:
+        """Append entries; one write per segment touched and at most one fdatasync per segment.
+
+        ``before_write`` is called, under the lock and just before the write, with the sequence
+        number the last entry will get (see ``holds``).
+        """
         if not payloads:
             return []
         for p in payloads:
@@ -185,6 +216,8 @@ class DiskBuffer:
                 )
             if self._total + self._growth(sizes) > self._max_bytes:
                 self._on_overflow(sizes)
+            if before_write is not None:
+                before_write(self._next_seq + len(payloads) - 1)
             seqs = self._write(payloads)
             callbacks = list(self._callbacks)
         for cb in callbacks:
@@ -254,7 +287,7 @@ class DiskBuffer:
         n = len(payloads)
         if self._next_seq + n > self._reserved:
             self._reserved = self._next_seq + n + SEQ_RESERVE_STEP
-            save_meta(self._dir, Meta(self._reserved, clean=False), durable=self._mode.durable)
+            self._save_meta(clean=False)
         seqs = list(range(self._next_seq, self._next_seq + n))
         parts: list[bytes] = []
         pending = 0
@@ -530,7 +563,7 @@ class DiskBuffer:
                     os.close(active.fd)
                     active.fd = None
                 self._save_readers()
-                save_meta(self._dir, Meta(self._reserved, clean=True), durable=self._mode.durable)
+                self._save_meta(clean=True)
             finally:
                 os.close(self._lock_fd)
                 self._space.notify_all()

@@ -42,6 +42,8 @@ class Recovered:
     next_seq: int
     corrupt_segments: int
     truncated_bytes: int
+    previous_open: int = 0  # the epoch (first seq) of the run that opened the buffer last
+    written_through: int = 0  # every seq from previous_open to this one was written by that run
 
 
 def recover(directory: Path, *, segment_bytes: int, durable: bool) -> Recovered:
@@ -118,6 +120,10 @@ def recover(directory: Path, *, segment_bytes: int, durable: bool) -> Recovered:
         segments.append(seg)
 
     next_seq = _next_seq(segments, cursors, meta)
+    written_through = max(
+        max((s.last for s in segments if s.count > 0), default=0),
+        max((c.acked for c in cursors.values()), default=0),
+    )
     active = segments[-1] if segments else None
     if active is not None and active.last + 1 == next_seq and active.size < segment_bytes:
         if active.sealed:
@@ -131,7 +137,8 @@ def recover(directory: Path, *, segment_bytes: int, durable: bool) -> Recovered:
             if active.count == 0:
                 segments.pop()
         segments.append(segfile.create(directory, next_seq, durable=durable))
-    return Recovered(segments, cursors, next_seq, corrupt, truncated)
+    previous_open = meta.opened_at if meta is not None else 0
+    return Recovered(segments, cursors, next_seq, corrupt, truncated, previous_open, written_through)
 
 
 def _next_seq(segments: list[Segment], cursors: dict[str, Cursor], meta: Meta | None) -> int:

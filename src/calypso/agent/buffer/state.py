@@ -6,11 +6,13 @@ fsynced (``durable=False`` skips the fsyncs for ``fsync="never"``). A state file
 parsed is reported as :class:`StateError`, never half-applied.
 
 ``readers.json``::  {"version": 1, "readers": {name: {"acked": seq, "segment": first, "offset": n}}}
-``meta.json``::     {"version": 1, "seq_reserved": n, "clean": bool}
+``meta.json``::     {"version": 1, "seq_reserved": n, "clean": bool, "opened_at": n}
 
 ``seq_reserved`` is a sequence number no entry has used yet; it is raised (and persisted) before
 numbers past it are handed out. After an unclean stop the buffer continues from it, so a sequence
 number a reader may have seen before a crash is never reused for a different payload.
+``opened_at`` is the first sequence number of the run that last opened the buffer (its epoch): the
+next run can tell which of that run's numbers were really written (see ``DiskBuffer.holds``).
 """
 
 from __future__ import annotations
@@ -53,6 +55,7 @@ class Cursor:
 class Meta:
     seq_reserved: int
     clean: bool
+    opened_at: int = 0
 
 
 def fsync_dir(directory: Path) -> None:
@@ -140,11 +143,20 @@ def load_meta(directory: Path) -> Meta | None:
     clean = doc.get("clean")
     if not isinstance(clean, bool):
         raise StateError(f"{path.name}: 'clean' must be true or false")
-    return Meta(seq_reserved=_int(doc.get("seq_reserved"), "seq_reserved", path), clean=clean)
+    return Meta(
+        seq_reserved=_int(doc.get("seq_reserved"), "seq_reserved", path),
+        clean=clean,
+        opened_at=_int(doc.get("opened_at", 0), "opened_at", path),
+    )
 
 
 def save_meta(directory: Path, meta: Meta, *, durable: bool) -> None:
-    doc = {"version": STATE_VERSION, "seq_reserved": meta.seq_reserved, "clean": meta.clean}
+    doc = {
+        "version": STATE_VERSION,
+        "seq_reserved": meta.seq_reserved,
+        "clean": meta.clean,
+        "opened_at": meta.opened_at,
+    }
     write_atomic(directory / META_FILE, json.dumps(doc).encode(), durable=durable)
 
 

@@ -6,6 +6,11 @@ the runtime fills `TimeGenerated` (if absent), `Computer` (if absent), `Type`, `
 `TenantId`. A source that reads something persistent passes a `commit` callback with each emit: the
 runtime calls it only after the records are safely in the disk buffer, so the checkpoint never gets
 ahead of the data.
+
+A kill between the write and the commit would read those records again. A source that must not
+repeat them passes a `TwoPhaseCommit`: its `prepare` runs just before the write with a `Ticket`
+naming the buffer entry that will hold the records, and saves the new checkpoint as pending on that
+ticket; after a restart `SourceContext.written(ticket)` says whether the pending one took effect.
 """
 
 from __future__ import annotations
@@ -18,6 +23,22 @@ from typing import Any, Protocol
 
 Record = dict[str, Any]
 Commit = Callable[[], None]
+Ticket = list[int]  # opaque to sources; JSON-able, to be saved in a checkpoint file
+
+
+@dataclass(frozen=True)
+class TwoPhaseCommit:
+    """A commit with a `prepare` step that runs (with the ticket) just before the buffer write."""
+
+    prepare: Callable[[Ticket], None]
+    done: Callable[[], None]
+
+    def __call__(self) -> None:
+        self.done()
+
+
+def _never_written(ticket: Ticket) -> bool:
+    return False
 
 
 class Emit(Protocol):
@@ -33,6 +54,9 @@ class SourceContext:
     state_dir: Path
     computer: str
     counters: dict[str, int] = field(default_factory=dict)
+    # Whether the write a ticket named happened (the runtime asks its buffer; alone, a source
+    # takes a pending checkpoint as not written: it reads again rather than skip).
+    written: Callable[[Ticket], bool] = _never_written
 
     def count(self, name: str, n: int = 1) -> None:
         self.counters[name] = self.counters.get(name, 0) + n

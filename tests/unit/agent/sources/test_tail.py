@@ -12,7 +12,7 @@ import pytest
 
 from calypso.agent.config import ConfigError
 from calypso.agent.sources import factory
-from calypso.agent.sources.base import Commit, Record, SourceContext
+from calypso.agent.sources.base import Commit, Record, SourceContext, TwoPhaseCommit
 from calypso.agent.sources.tail import TailSource, parse_config
 
 
@@ -354,3 +354,43 @@ async def _cancel(src: TailSource) -> None:
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
+
+
+class KilledAroundTheWrite(Sink):
+    """The runtime's two phases, then a kill: after `prepare`, before or after the buffer write."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tickets: list[list[int]] = []
+
+    async def __call__(self, table: str, records: list[Record], commit: Commit | None = None) -> None:
+        assert isinstance(commit, TwoPhaseCommit), "tail must prepare its checkpoint before the write"
+        ticket = [1, len(self.tickets) + 1]
+        commit.prepare(ticket)
+        self.tickets.append(ticket)
+        self.batches.append((table, records))  # ... and the process dies before `commit()`
+
+
+@pytest.mark.parametrize("write_happened", [True, False])
+def test_kill_between_prepare_and_commit_neither_repeats_nor_loses(
+    tmp_path: Path, logs: Path, write_happened: bool
+) -> None:
+    write(logs / "a.log", "one\ntwo\n")
+    first = Sink()
+    poll(make(tmp_path, start_at="beginning"), first)
+    write(logs / "a.log", "three\n")
+    killed = KilledAroundTheWrite()
+    poll(make(tmp_path, start_at="beginning"), killed, times=1)
+    assert killed.lines == ["three"] and killed.tickets
+
+    def restart() -> TailSource:
+        cfg = parse_config({"name": "MyApp", "paths": [str(logs / "*.log")], "start_at": "beginning"})
+        ctx = SourceContext(tmp_path / "state", "host1", written=lambda t: write_happened and t in killed.tickets)
+        return TailSource(cfg, ctx, clock=Clock())
+
+    after = Sink()
+    poll(restart(), after)
+    assert after.lines == ([] if write_happened else ["three"])
+    again = Sink()  # the resolution was saved: a second restart asks nothing and repeats nothing
+    poll(restart(), again)
+    assert again.lines == []

@@ -8,6 +8,10 @@ Invariants:
   leaves either the old or the new checkpoint, never a torn one (fsync on close makes it survive
   power loss too; between closes, a power loss may repeat the last lines, never lose them). An unreadable checkpoint is set
   aside (renamed `.corrupt`) and counted, and the source starts as on a first run.
+- Exactly once across kill -9: just before a batch is written to the agent's buffer, `prepare`
+  saves the new offsets as `pending` on the buffer's ticket, beside the confirmed ones. On load a
+  pending set wins only if the buffer vouches for its ticket, and the resolved file is saved at
+  once, so neither a kill before the write (read again) nor after it (skip) repeats or loses lines.
 """
 
 from __future__ import annotations
@@ -16,8 +20,10 @@ import contextlib
 import hashlib
 import json
 import os
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 FP_BYTES = 256
 VERSION = 1
@@ -44,12 +50,20 @@ class Entry:
     path: str
 
 
+def _entries(raw: Any) -> list[Entry]:
+    return [
+        Entry(int(e["dev"]), int(e["ino"]), str(e["fp"]), int(e["fp_len"]), int(e["offset"]), str(e["path"]))
+        for e in raw
+    ]
+
+
 class Checkpoints:
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, written: Callable[[list[int]], bool] | None = None) -> None:
         self.path = path
         self.entries: dict[tuple[int, int], Entry] = {}
         self.corrupt = 0
         self.existed = path.exists()
+        self._written = written or (lambda ticket: False)
         self._load()
 
     def _load(self) -> None:
@@ -57,16 +71,13 @@ class Checkpoints:
             raw = json.loads(self.path.read_text("utf-8"))
             if raw.get("version") != VERSION:
                 raise ValueError(f"unsupported checkpoint version {raw.get('version')!r}")
-            for e in raw["files"]:
-                entry = Entry(
-                    int(e["dev"]),
-                    int(e["ino"]),
-                    str(e["fp"]),
-                    int(e["fp_len"]),
-                    int(e["offset"]),
-                    str(e["path"]),
-                )
-                self.entries[(entry.dev, entry.ino)] = entry
+            files = _entries(raw["files"])
+            pending = raw.get("pending")
+            if pending is not None:
+                if self._written(list(pending["ticket"])):
+                    files = _entries(pending["files"])
+                self.save(files)  # resolved for good: the next run must not ask again
+            self.entries = {(e.dev, e.ino): e for e in files}
         except FileNotFoundError:
             return
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
@@ -87,12 +98,21 @@ class Checkpoints:
                     return other
         return None
 
+    def prepare(self, confirmed: list[Entry], pending: list[Entry], ticket: list[int]) -> None:
+        """Save `pending` as taking effect once the buffer write named by `ticket` has happened."""
+        extra = {"pending": {"ticket": ticket, "files": [asdict(e) for e in pending]}}
+        self._write(confirmed, extra, durable=False)
+
     def save(self, entries: list[Entry], durable: bool = False) -> None:
         """Replace the checkpoint atomically; `durable` also fsyncs (survives power loss, not only a kill)."""
         self.entries = {(e.dev, e.ino): e for e in entries}
+        self._write(entries, {}, durable)
+
+    def _write(self, entries: list[Entry], extra: dict[str, Any], durable: bool) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         tmp = self.path.with_name(self.path.name + ".tmp")
-        data = json.dumps({"version": VERSION, "files": [asdict(e) for e in entries]}, indent=0)
+        doc = {"version": VERSION, "files": [asdict(e) for e in entries], **extra}
+        data = json.dumps(doc, indent=0)
         with open(tmp, "w", encoding="utf-8") as f:
             f.write(data)
             if durable:

@@ -2,7 +2,9 @@
 
 Invariants: records leave in batches (up to `batch_records` records or `batch_bytes` bytes, or
 whatever is ready after one poll); the checkpoint of a batch is captured when it is read and written
-only from the commit callback, i.e. after the runtime has the batch in its disk buffer. A stopped
+only from the commit callback, i.e. after the runtime has the batch in its disk buffer (and, as
+pending on the buffer's ticket, just before: see `checkpoint`, so a kill in between repeats no
+line). A stopped
 source (cancelled) writes its last committed checkpoint durably; it never records an offset whose
 lines were not committed. The per-line mapping is a `LineHandler`, so W3C logs reuse all of this.
 """
@@ -17,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from calypso.agent.sources.base import Emit, Record, SourceContext, iso
+from calypso.agent.sources.base import Emit, Record, SourceContext, Ticket, TwoPhaseCommit, iso
 from calypso.agent.sources.tail.checkpoint import Checkpoints, Entry
 from calypso.agent.sources.tail.config import TailConfig, parse_config
 from calypso.agent.sources.tail.watcher import Line, Tailer
@@ -56,7 +58,7 @@ class TailSource:
         self.ctx = ctx
         self.table = table or config.table
         self.handler = handler or raw_line(ctx.computer)
-        self.checkpoints = Checkpoints(state_file(ctx.state_dir, kind, config.name or "default"))
+        self.checkpoints = Checkpoints(state_file(ctx.state_dir, kind, config.name or "default"), ctx.written)
         self.tailer = Tailer(config, self.checkpoints, clock)
         self.records = 0
         self.skipped = 0
@@ -64,13 +66,19 @@ class TailSource:
         self._committed: list[Entry] | None = None
         self._outstanding = False  # a batch was emitted and its commit has not come yet
 
-    def _commit(self, entries: list[Entry]) -> Callable[[], None]:
+    def _commit(self, entries: list[Entry]) -> TwoPhaseCommit:
+        def prepare(ticket: Ticket) -> None:
+            confirmed = self._committed
+            if confirmed is None:
+                confirmed = list(self.checkpoints.entries.values())
+            self.checkpoints.prepare(confirmed, entries, ticket)
+
         def commit() -> None:
             self._outstanding = False
             self._committed = entries
             self.checkpoints.save(entries)
 
-        return commit
+        return TwoPhaseCommit(prepare, commit)
 
     def _records(self, lines: list[Line]) -> list[Record]:
         now = iso(datetime.now(UTC))

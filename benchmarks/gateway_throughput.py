@@ -1,12 +1,17 @@
-"""Gateway figures: bulk HTTPS upload through the gateway vs direct, and concurrent idle tunnels.
+"""Gateway figures: bulk HTTPS upload and the agent through the gateway vs direct, and idle tunnels.
 
     .venv/bin/python benchmarks/gateway_throughput.py [--mib 256] [--rounds 5] [--idle 5000]
+                                                      [--agent-mb 100] [--agent-rounds 3]
 
 Runs everything on 127.0.0.1 in separate processes: an HTTPS sink (asyncio + ssl, certificate made
 on the fly), the gateway (`python -m calypso.gateway serve`), and the client in this process (httpx,
 the agent's HTTP client, uploading 8 MiB bodies over one keep-alive connection). Then it opens
 `--idle` tunnels to a TCP echo server through the gateway, checks one still relays, and reads the
-gateway's RSS with psutil. Prints a table.
+gateway's RSS with psutil. Last, the figure issue 7 asks for: the Calypso agent (`calypso agent
+run`) tailing a generated file of ~150-byte lines (`--agent-mb` MB, 0 skips it) from its first byte to
+an acknowledge-only HTTPS endpoint (benchmarks/_agentbench/sinks.py), once direct and once through
+`calypso gateway serve` (`agent connect --gateway`), alternating `--agent-rounds` times; lines/s is
+counted from the agent's start until the endpoint has acknowledged every line. Prints a table.
 """
 
 from __future__ import annotations
@@ -34,6 +39,11 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from _agentbench import contenders as agentbench
+from _agentbench.measure import read_count
 
 BODY = 8 * 1024 * 1024
 
@@ -190,6 +200,67 @@ async def hold_idle_tunnels(gw_port: int, echo_port: int, count: int) -> tuple[f
     return elapsed, len(writers), relays
 
 
+def agent_rate(root: Path, log: Path, lines: int, via_gateway: bool, timeout: float) -> float:
+    """Lines/s of one `calypso agent run` shipping `log` to a fresh acknowledge-only endpoint."""
+    from calypso.workspace.tls import ensure_certificates
+
+    name = "gateway" if via_gateway else "direct"
+    ctx = agentbench.Ctx(Path(tempfile.mkdtemp(prefix=f"{name}-", dir=root)), log, lines)
+    procs = agentbench.Procs()
+    try:
+        ca = ensure_certificates(ctx.root / "acktls")
+        port, counts, sink = agentbench._sink(procs, ctx, "ack", "--tls-dir", str(ctx.root / "acktls"))
+        agentbench.wait_for(lambda: agentbench.tls_listening(port, ca), 30, "the endpoint", sink)
+        extra: list[str] = []
+        if via_gateway:
+            gw_port = agentbench.free_port()
+            gw_log = ctx.root / "gateway.log"
+            gateway = procs.spawn(
+                [
+                    *(sys.executable, "-m", "calypso.gateway", "serve"),
+                    *("--listen", f"127.0.0.1:{gw_port}", "--allow", f"127.0.0.1:{port}"),
+                ],
+                gw_log,
+            )
+            agentbench.wait_for(lambda: agentbench.listening(gw_port), 30, "the gateway", gateway, gw_log)
+            extra = ["--gateway", f"http://127.0.0.1:{gw_port}"]
+        connect = [agentbench.CALYPSO, "agent", "connect", "--state", str(ctx.root / "agent")]
+        connect += ["--url", f"https://127.0.0.1:{port}", "--workspace-id", agentbench.ACK_WORKSPACE_ID]
+        connect += ["--key", "YmVuY2gtbm90LWEtcmVhbC1rZXk=", "--ca", str(ca), *extra]
+        out = subprocess.run(connect, capture_output=True, text=True, timeout=60)
+        if out.returncode != 0:
+            raise RuntimeError(f"calypso agent connect failed: {out.stderr.strip()[-1000:]}")
+        agent = agentbench._agent(procs, ctx, ctx.root / "agent")
+        started = time.monotonic()
+        while (arrived := read_count(counts)) < lines:
+            if agent.poll() is not None or time.monotonic() - started > timeout:
+                raise RuntimeError(f"agent ({name}) delivered {arrived} of {lines} lines; see {ctx.root}")
+            time.sleep(0.05)
+        return lines / (time.monotonic() - started)
+    finally:
+        procs.close()
+
+
+def agent_rows(mb: float, rounds: int, timeout: float) -> list[tuple[str, str]]:
+    from agent_throughput import generate
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = Path(tmp)
+        lines, size = generate(root / "app.log", mb)
+        direct, via, ratios = [], [], []
+        for _ in range(rounds):  # alternate, like the upload rounds
+            direct.append(agent_rate(root, root / "app.log", lines, False, timeout))
+            via.append(agent_rate(root, root / "app.log", lines, True, timeout))
+            ratios.append(via[-1] / direct[-1])
+    return [
+        (f"agent: lines shipped per run ({size / 1e6:.0f} MB file)", f"{lines:,}"),
+        ("agent direct, lines/s (median of rounds)", f"{median(direct):,.0f}"),
+        ("agent via gateway, lines/s (median of rounds)", f"{median(via):,.0f}"),
+        ("agent ratio via/direct, median of rounds (target >= 0.9)", f"{median(ratios):.2f}"),
+        ("agent ratio via/direct, min..max of rounds", f"{min(ratios):.2f}..{max(ratios):.2f}"),
+    ]
+
+
 def health(port: int) -> dict[str, object]:
     result: dict[str, object] = httpx.get(f"http://127.0.0.1:{port}/health", timeout=10).json()
     return result
@@ -202,6 +273,9 @@ def main() -> int:
     parser.add_argument("--mib", type=int, default=256, help="MiB uploaded per round and per path")
     parser.add_argument("--rounds", type=int, default=5)
     parser.add_argument("--idle", type=int, default=5000, help="idle tunnels to hold")
+    parser.add_argument("--agent-mb", type=float, default=100, help="MB of lines the agent ships (0: skip)")
+    parser.add_argument("--agent-rounds", type=int, default=3)
+    parser.add_argument("--agent-timeout", type=float, default=600, help="seconds one agent run may take")
     parser.add_argument("--serve", nargs="+", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.serve:
@@ -267,6 +341,8 @@ def main() -> int:
         finally:
             stop(gateway)
             echo.kill()
+    if args.agent_mb > 0:
+        rows += agent_rows(args.agent_mb, args.agent_rounds, args.agent_timeout)
     width = max(len(name) for name, _ in rows)
     print(f"{'figure':<{width}}  value")
     print(f"{'-' * width}  -----")

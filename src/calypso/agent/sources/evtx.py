@@ -30,7 +30,8 @@ from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
 from calypso.agent.config import ConfigError, duration
-from calypso.agent.sources.base import Emit, Record, SourceContext
+from calypso.agent.sources.base import Emit, Record, SourceContext, Ticket, TwoPhaseCommit
+from calypso.agent.sources.pending import PendingCheckpoint
 from calypso.wire.schemas import standard_tables
 
 EVENT_NS = "http://schemas.microsoft.com/win/2004/08/events/event"
@@ -277,7 +278,13 @@ class EvtxSource:
         self.parser = parser
         self.counters = EvtxCounters()
         self.state_path = ctx.state_dir / f"evtx-{_state_name(config.paths)}.checkpoint.json"
+        self.pending = PendingCheckpoint(self.state_path, ctx)
         self.committed: dict[str, int] = self._load()
+        if (pending := self.pending.resolve()) is not None:
+            for k, v in dict(pending).items():
+                self.committed[str(k)] = max(self.committed.get(str(k), 0), int(v))
+            self._save()
+        self.pending.clear()
         self._seen: dict[str, tuple[int, int]] = {}  # path -> (size, mtime_ns) when last read fully
         self.tables: dict[str, int] = {}
 
@@ -360,13 +367,17 @@ class EvtxSource:
                 by_table.setdefault(table, []).append(rec)
             last_id = max(rid for _, _, rid in chunk)
 
+            def prepare(ticket: Ticket, path: str = path, last_id: int = last_id) -> None:
+                self.pending.save(ticket, {path: last_id})
+
             def commit(path: str = path, last_id: int = last_id) -> None:
                 self.committed[path] = max(self.committed.get(path, 0), last_id)
                 self._save()
 
             tables = list(by_table)
             for n, table in enumerate(tables):
-                await emit(table, by_table[table], commit if n == len(tables) - 1 else None)
+                last = n == len(tables) - 1
+                await emit(table, by_table[table], TwoPhaseCommit(prepare, commit) if last else None)
                 self.tables[table] = self.tables.get(table, 0) + len(by_table[table])
             self.counters.records += len(chunk)
         return len(rows)

@@ -40,7 +40,8 @@ from typing import Any
 
 import orjson
 
-from calypso.agent.sources.base import Emit, Record, SourceContext, iso
+from calypso.agent.sources.base import Emit, Record, SourceContext, Ticket, TwoPhaseCommit, iso
+from calypso.agent.sources.pending import PendingCheckpoint
 from calypso.agent.sources.syslog.config import allowed_table
 from calypso.agent.sources.syslog.header import parse_pid
 from calypso.agent.sources.syslog.names import FACILITIES, SEVERITIES
@@ -148,6 +149,7 @@ class JournaldSource:
         self.config = config
         self.ctx = ctx
         self.cursor_path = ctx.state_dir / CURSOR_FILE
+        self.pending = PendingCheckpoint(self.cursor_path, ctx)
         self.read_cursor: str | None = self._load_cursor()  # last entry handed to emit
         self.committed_cursor: str | None = self.read_cursor
         self.state = "created"
@@ -155,6 +157,10 @@ class JournaldSource:
         self.restarts = 0
 
     def _load_cursor(self) -> str | None:
+        pending = self.pending.resolve()
+        if isinstance(pending, str):
+            write_cursor(self.cursor_path, pending)
+        self.pending.clear()
         try:
             text = self.cursor_path.read_text(encoding="utf-8").strip()
         except (FileNotFoundError, UnicodeDecodeError):
@@ -251,12 +257,16 @@ class JournaldSource:
                     await proc.wait()
 
     async def _emit(self, emit: Emit, batch: list[Record], cursor: str | None) -> None:
+        def prepare(ticket: Ticket) -> None:
+            if cursor is not None:
+                self.pending.save(ticket, cursor)
+
         def commit() -> None:
             if cursor is not None:
                 write_cursor(self.cursor_path, cursor)
                 self.committed_cursor = cursor
 
-        await emit(TABLE, batch, commit)
+        await emit(TABLE, batch, TwoPhaseCommit(prepare, commit))
         self.read_cursor = cursor or self.read_cursor
         self.ctx.count("records", len(batch))
 

@@ -19,8 +19,9 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from calypso.agent.config import ConfigError, duration
-from calypso.agent.sources.base import Emit, Record, SourceContext
+from calypso.agent.sources.base import Emit, Record, SourceContext, Ticket, TwoPhaseCommit
 from calypso.agent.sources.evtx import EvtxCounters, read_channel, to_row
+from calypso.agent.sources.pending import PendingCheckpoint
 
 Reader = Callable[[str, int, int], list[tuple[int, Mapping[str, Any]]]]
 
@@ -39,7 +40,13 @@ class WindowsEventSource:
         self.reader, self.batch_records = reader, batch_records
         self.counters = EvtxCounters()
         self.state_path = ctx.state_dir / "windows-events.checkpoint.json"
+        self.pending = PendingCheckpoint(self.state_path, ctx)
         self.committed: dict[str, int] = self._load()
+        if (pending := self.pending.resolve()) is not None:
+            for k, v in dict(pending).items():
+                self.committed[str(k)] = max(self.committed.get(str(k), 0), int(v))
+            self._save()
+        self.pending.clear()
         self.read_errors = 0
 
     def _load(self) -> dict[str, int]:
@@ -77,6 +84,9 @@ class WindowsEventSource:
                     by_table.setdefault(row[0], []).append(row[1])
             last = max(rid for rid, _ in events)
 
+            def prepare(ticket: Ticket, channel: str = channel, last: int = last) -> None:
+                self.pending.save(ticket, {channel: last})
+
             def commit(channel: str = channel, last: int = last) -> None:
                 self.committed[channel] = max(self.committed.get(channel, 0), last)
                 self._save()
@@ -85,7 +95,8 @@ class WindowsEventSource:
                 commit()
             tables = list(by_table)
             for n, table in enumerate(tables):
-                await emit(table, by_table[table], commit if n == len(tables) - 1 else None)
+                final = n == len(tables) - 1
+                await emit(table, by_table[table], TwoPhaseCommit(prepare, commit) if final else None)
                 emitted += len(by_table[table])
         self.counters.records += emitted
         return emitted

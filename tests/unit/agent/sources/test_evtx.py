@@ -13,7 +13,7 @@ import pytest
 
 from calypso.agent.config import ConfigError
 from calypso.agent.sources import factory
-from calypso.agent.sources.base import Commit, Record, SourceContext
+from calypso.agent.sources.base import Commit, Record, SourceContext, TwoPhaseCommit
 from calypso.agent.sources.evtx import EvtxConfig, EvtxCounters, EvtxSource, to_row
 from calypso.wire.schemas import standard_tables
 
@@ -174,3 +174,41 @@ def test_windows_api_xml_maps_like_files() -> None:
     assert rec["Account"] == "CORP\\bob" and rec["LogonTypeName"] == "3 - Network"
     assert rec["Activity"] == "4624 - An account was successfully logged on."
     assert rec["TimeGenerated"] == "2024-01-01T00:00:00.000000Z" and rec["EventRecordId"] == "42"
+
+
+class KilledAroundTheWrite(Sink):
+    """The runtime prepares each commit, then the process dies before confirming any."""
+
+    def __init__(self) -> None:
+        super().__init__(commit=False)
+        self.tickets: list[list[int]] = []
+
+    async def __call__(self, table: str, records: list[Record], commit: Commit | None = None) -> None:
+        self.rows += [(table, r) for r in records]
+        if commit is not None:
+            assert isinstance(commit, TwoPhaseCommit), "evtx must prepare its checkpoint before the write"
+            self.tickets.append([1, len(self.tickets) + 1])
+            commit.prepare(self.tickets[-1])
+
+
+@needs_samples
+@pytest.mark.parametrize("write_happened", [True, False])
+def test_kill_between_prepare_and_commit_neither_repeats_nor_loses(
+    tmp_path: Path, write_happened: bool
+) -> None:
+    path = tmp_path / "logs" / "System.evtx"
+    path.parent.mkdir()
+    shutil.copy(SAMPLES / "omerbenamram-evtx_system.evtx", path)
+    config = EvtxConfig(paths=(str(path),), batch_records=500)
+    killed = KilledAroundTheWrite()
+    asyncio.run(EvtxSource(config, SourceContext(tmp_path / "state", "c")).poll_once(killed))
+    assert len(killed.rows) == 1881 and len(killed.tickets) == 4
+    last = killed.tickets[-1]
+
+    def written(ticket: list[int]) -> bool:
+        return write_happened and ticket == last  # only the newest pending write is asked about
+
+    again = Sink()
+    asyncio.run(EvtxSource(config, SourceContext(tmp_path / "state", "c", written=written)).poll_once(again))
+    # Nothing was confirmed: either the last prepared write happened (all is in the buffer) or not.
+    assert len(again.rows) == (0 if write_happened else 1881)

@@ -40,7 +40,6 @@ SCALARS: dict[str, ScalarFn] = {
 
 KNOWN_UNSUPPORTED = frozenset(
     {
-        "series_fit_2lines",
         "series_decompose",
         "series_outliers",
         "parse_xml",

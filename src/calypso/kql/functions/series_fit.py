@@ -1,4 +1,4 @@
-"""series_fit_line, series_fit_2lines and series_decompose_anomalies as pure SQL over engine arrays.
+"""series_fit_line and series_decompose_anomalies as pure SQL over engine arrays (2lines: series_fit2).
 
 Invariant: every output is computed inside one SQL expression from the series alone (no UDFs): the
 series is bound once with the "map over a one-element list" idiom (`list_transform([a], y -> ...)[1]`
@@ -17,6 +17,7 @@ ad_flag is +1 / -1 where the score passes +threshold / -threshold, else 0.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -39,6 +40,7 @@ class ArrayOps:
     length: Callable[[str], str]
     quantile: Callable[[str, float], str]
     to_dynamic: Callable[[str], str]
+    at: Callable[[str, str], str]  # (list, 1-based index) -> element, as a call (not `x[i]`, see _parse)
 
 
 DUCKDB = ArrayOps(
@@ -47,12 +49,14 @@ DUCKDB = ArrayOps(
     ),
     map=lambda v, body, lst: f"list_transform({lst}, {v} -> {body})",
     map2=lambda v, i, body, lst: (
-        f"list_transform(range(1, len({lst}) + 1), {i} -> list_transform([{lst}[{i}]], {v} -> {body})[1])"
+        f"list_transform(range(1, len({lst}) + 1), {i} -> "
+        f"list_extract(list_transform([list_extract({lst}, {i})], {v} -> {body}), 1))"
     ),
     sum=lambda x: f"coalesce(list_sum({x}), 0.0)",
     length=lambda x: f"CAST(len({x}) AS DOUBLE)",
     quantile=lambda x, q: f"list_aggregate({x}, 'quantile_cont', {q})",
     to_dynamic=lambda x: f"to_json({x})",
+    at=lambda x, i: f"list_extract({x}, {i})",
 )
 CLICKHOUSE = ArrayOps(
     doubles=lambda a: (
@@ -64,13 +68,14 @@ CLICKHOUSE = ArrayOps(
     length=lambda x: f"toFloat64(length({x}))",
     quantile=lambda x, q: f"arrayReduce('quantileExactInclusive({q})', {x})",
     to_dynamic=lambda x: f"toJSONString({x})",
+    at=lambda x, i: f"arrayElement({x}, {i})",
 )
 OPS: dict[str, ArrayOps] = {"duckdb": DUCKDB, "clickhouse": CLICKHOUSE}
 
 
 def _let(o: ArrayOps, var: str, value: str, body: str) -> str:
     """`body` with `var` bound to `value` (evaluated once)."""
-    return f"{o.map(var, body, f'[{value}]')}[1]"
+    return o.at(o.map(var, body, f"[{value}]"), "1")
 
 
 # ---- linear fit ----------------------------------------------------------------------------------
@@ -135,8 +140,26 @@ def _series_arg(call: A.Call, scope: Scope) -> tuple[ArrayOps, str]:
     return o, o.doubles(a.sql.sql(dialect=scope.ctx.dialect.sqlglot_dialect))
 
 
+# `_name[i]` / `_name[i][j]` in the templates: spelled as calls before parsing, because sqlglot
+# re-derives the index offset of every `x[i]` it parses by walking the subtree (quadratic here).
+_INDEXED = re.compile(r"\b(_[A-Za-z]\w*)((?:\[\w+\])+)")
+
+
+def index_calls(o: ArrayOps, text: str) -> str:
+    """`text` with every `_name[i]...` written with `o.at`."""
+
+    def call(m: re.Match[str]) -> str:
+        out = m.group(1)
+        for i in re.findall(r"\[(\w+)\]", m.group(2)):
+            out = o.at(out, i)
+        return out
+
+    return _INDEXED.sub(call, text)
+
+
 def _parse(text: str, scope: Scope) -> exp.Expression:
-    return exp.maybe_parse(text, dialect=scope.ctx.dialect.sqlglot_dialect)
+    o = OPS[scope.ctx.dialect.name]
+    return exp.maybe_parse(index_calls(o, text), dialect=scope.ctx.dialect.sqlglot_dialect)
 
 
 def series_fit_line(call: A.Call, scope: Scope, index: int) -> Typed:

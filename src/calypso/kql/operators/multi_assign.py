@@ -5,7 +5,9 @@ name list; the names take the function's outputs in order (fewer names keep the 
 names than outputs is an error). `TUPLE_FUNCTIONS` maps a function name to its output names and a
 builder of each output; a known tuple function without a builder (series_decompose, ...) raises
 `UnsupportedFunction` with its name, and any other function raises `TypeMismatch`. Items with a
-single name go to the ordinary extend/project planners unchanged.
+single name go to the ordinary extend/project planners unchanged. A function with a `record`
+builder (series_fit_2lines) is evaluated once into a hidden `__recN` column one layer down, each
+name reads its output from it, and the hidden column is dropped before the operator's output.
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from dataclasses import dataclass
 from sqlglot import exp
 
 from .. import ast as A
-from ..binder import Context, Rel, Scope, Typed
+from ..binder import Context, Rel, Scope, Typed, col
 from ..dialects.base import fn, lit
 from ..errors import KqlError
 from ..functions.series_fit import (
@@ -25,7 +27,8 @@ from ..functions.series_fit import (
     series_decompose_anomalies,
     series_fit_line,
 )
-from ..planner import OPERATORS
+from ..functions.series_fit2 import FIT_2LINES_PARTS, fit_2lines_part, fit_2lines_record, series_fit_2lines
+from ..planner import OPERATORS, wrap
 from ..scalars import NODES, translate
 
 
@@ -95,33 +98,36 @@ def _series_stats(call: A.Call, scope: Scope, index: int) -> Typed:
 
 
 @dataclass(frozen=True)
+class RecordOf(A.Expr):
+    """Every output of `call` at once, as the engine value `TupleFunction.record` builds."""
+
+    call: A.Call
+
+
+@dataclass(frozen=True)
+class RecordPart(A.Expr):
+    """Output `index` of `call`, read from the hidden column `column` holding its record."""
+
+    call: A.Call
+    column: str
+    index: int
+
+
+@dataclass(frozen=True)
 class TupleFunction:
     outputs: tuple[str, ...]
     build: Callable[[A.Call, Scope, int], Typed] | None
+    # Optional: all outputs computed once into a hidden column (`record`), then each read from it
+    # (`part`), for functions whose outputs share an expensive computation.
+    record: Callable[[A.Call, Scope], Typed] | None = None
+    part: Callable[[exp.Expression, int, Scope], Typed] | None = None
 
 
 TUPLE_FUNCTIONS: dict[str, TupleFunction] = {
     "series_stats": TupleFunction(tuple(n for n, _ in _STATS_PARTS), _series_stats),
     "series_fit_line": TupleFunction(tuple(n for n, _ in FIT_LINE_PARTS), series_fit_line),
     "series_fit_2lines": TupleFunction(
-        (
-            "rsquare",
-            "split_idx",
-            "variance",
-            "rvariance",
-            "line_fit",
-            "right_rsquare",
-            "right_slope",
-            "right_interception",
-            "right_variance",
-            "right_rvariance",
-            "left_rsquare",
-            "left_slope",
-            "left_interception",
-            "left_variance",
-            "left_rvariance",
-        ),
-        None,
+        tuple(n for n, _ in FIT_2LINES_PARTS), series_fit_2lines, fit_2lines_record, fit_2lines_part
     ),
     "series_decompose": TupleFunction(("baseline", "seasonal", "trend", "residual"), None),
     "series_decompose_anomalies": TupleFunction(
@@ -144,9 +150,30 @@ def _tuple_element(e: A.Expr, scope: Scope) -> Typed:
     return f.build(e.call, scope, e.index)
 
 
-def split_items(items: tuple[A.Assign, ...]) -> tuple[A.Assign, ...]:
-    """Each `(a, b) = f(x)` item as `a = f(x)[0], b = f(x)[1]`; other items unchanged."""
+def _record_of(e: A.Expr, scope: Scope) -> Typed:
+    assert isinstance(e, RecordOf)
+    record = TUPLE_FUNCTIONS[e.call.name].record
+    assert record is not None
+    return record(e.call, scope)
+
+
+def _record_part(e: A.Expr, scope: Scope) -> Typed:
+    assert isinstance(e, RecordPart)
+    part = TUPLE_FUNCTIONS[e.call.name].part
+    assert part is not None
+    return part(scope.column(e.column, e.pos).sql, e.index, scope)
+
+
+def split_items(
+    items: tuple[A.Assign, ...], ctx: Context | None = None
+) -> tuple[tuple[A.Assign, ...], tuple[A.Assign, ...]]:
+    """Each `(a, b) = f(x)` item as `a = f(x)[0], b = f(x)[1]`; other items unchanged.
+
+    With `ctx`, a function with a record builder is computed once: the second tuple holds the
+    hidden `__recN = record(f(x))` assignments to evaluate first, and the names read from them.
+    """
     out: list[A.Assign] = []
+    hidden: list[A.Assign] = []
     for item in items:
         if len(item.names) <= 1:
             out.append(item)
@@ -168,8 +195,15 @@ def split_items(items: tuple[A.Assign, ...]) -> tuple[A.Assign, ...]:
                 f"{len(item.names)} names were given",
                 *call.pos,
             )
+        if ctx is not None and TUPLE_FUNCTIONS[call.name].record is not None:
+            column = ctx.fresh("__rec")
+            hidden.append(A.Assign((column,), RecordOf(call.pos, call)))
+            out.extend(
+                A.Assign((n,), RecordPart(call.pos, call, column, i)) for i, n in enumerate(item.names)
+            )
+            continue
         out.extend(A.Assign((n,), TupleElement(call.pos, call, i)) for i, n in enumerate(item.names))
-    return tuple(out)
+    return tuple(out), tuple(hidden)
 
 
 _plain_extend = OPERATORS[A.Extend]
@@ -178,14 +212,26 @@ _plain_project = OPERATORS[A.Project]
 
 def _extend(ctx: Context, rel: Rel, op: A.Operator) -> Rel:
     assert isinstance(op, A.Extend)
-    return _plain_extend(ctx, rel, A.Extend(op.pos, split_items(op.items)))
+    items, hidden = split_items(op.items, ctx)
+    if not hidden:
+        return _plain_extend(ctx, rel, A.Extend(op.pos, items))
+    out = _plain_extend(ctx, _plain_extend(ctx, rel, A.Extend(op.pos, hidden)), A.Extend(op.pos, items))
+    drop = {a.names[0] for a in hidden}
+    q, scope = wrap(out, ctx)
+    keep = [(n, t) for n, t in out.columns if n not in drop]
+    return Rel(q.select(*[col(n, scope.table) for n, _ in keep], copy=False), keep, out.serialized)
 
 
 def _project(ctx: Context, rel: Rel, op: A.Operator) -> Rel:
     assert isinstance(op, A.Project)
-    return _plain_project(ctx, rel, A.Project(op.pos, split_items(op.items)))
+    items, hidden = split_items(op.items, ctx)
+    if hidden:
+        rel = _plain_extend(ctx, rel, A.Extend(op.pos, hidden))
+    return _plain_project(ctx, rel, A.Project(op.pos, items))
 
 
 NODES[TupleElement] = _tuple_element
+NODES[RecordOf] = _record_of
+NODES[RecordPart] = _record_part
 OPERATORS[A.Extend] = _extend
 OPERATORS[A.Project] = _project

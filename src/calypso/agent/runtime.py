@@ -42,6 +42,7 @@ from calypso.agent.sources.base import (
     Commit,
     Emit,
     Record,
+    Records,
     Source,
     SourceContext,
     Ticket,
@@ -174,16 +175,21 @@ class Agent:
             return False
 
     def _emitter(self, running: RunningSource) -> Emit:
-        async def emit(table: str, records: list[Record], commit: Commit | None = None) -> None:
+        async def emit(table: str, records: Records, commit: Commit | None = None) -> None:
             now = iso(datetime.now(UTC))
+            n = records.count if isinstance(records, Batch) else len(records)
             payloads = []
-            for i in range(0, len(records), MAX_RECORDS_PER_BATCH):
-                chunk = records[i : i + MAX_RECORDS_PER_BATCH]
-                for r in chunk:
-                    r.setdefault("TimeGenerated", now)
-                    r.setdefault("Computer", self.computer)
-                batch = Batch.from_records(table, chunk)
+            if isinstance(records, Batch):  # already columnar (a source's fast path)
+                batch = records.with_defaults({"TimeGenerated": now, "Computer": self.computer})
                 payloads.append(pack_entry(batch.count, orjson.dumps(batch.to_json())))
+            else:
+                for i in range(0, len(records), MAX_RECORDS_PER_BATCH):
+                    chunk = records[i : i + MAX_RECORDS_PER_BATCH]
+                    for r in chunk:
+                        r.setdefault("TimeGenerated", now)
+                        r.setdefault("Computer", self.computer)
+                    batch = Batch.from_records(table, chunk)
+                    payloads.append(pack_entry(batch.count, orjson.dumps(batch.to_json())))
             prepare = commit.prepare if isinstance(commit, TwoPhaseCommit) else None
             epoch = self.buffer.epoch
 
@@ -197,13 +203,13 @@ class Agent:
                     break
                 except EntryTooLarge as e:
                     # Bigger than the whole buffer: it can never be stored; count it, never crash.
-                    self.counters["records_too_large"] += len(records)
+                    self.counters["records_too_large"] += n
                     event(
                         log,
                         logging.ERROR,
                         "Records dropped: larger than the buffer.",
                         source=running.name,
-                        records=len(records),
+                        records=n,
                         error=e,
                     )
                     return
@@ -211,8 +217,8 @@ class Agent:
                     # Back-pressure: the source waits here, so it stops reading until sinks catch up.
                     self.counters["buffer_full_waits"] += 1
                     await asyncio.to_thread(self.buffer.wait_for_space, sum(map(len, payloads)), 0.5)
-            running.records += len(records)
-            self.counters["records_in"] += len(records)
+            running.records += n
+            self.counters["records_in"] += n
             if commit is not None:
                 commit()
 

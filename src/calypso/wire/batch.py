@@ -2,7 +2,9 @@
 
 A request body is zstd-compressed JSON: `{"batches": [Batch, ...]}`. A batch carries records for one
 table, column-oriented (`columns`: name -> list of values, all lists `count` long). Values are JSON
-scalars; datetimes are ISO 8601 strings in UTC; dynamic values are any JSON. `batch_id` is a UUID
+scalars; datetimes are ISO 8601 strings in UTC; dynamic values are any JSON. A column whose value is
+the same on every row (a tailed file's path, the collection time) may come once, in `consts`: name ->
+value, expanded on arrival, so a batch of lines is not mostly repeated text. `batch_id` is a UUID
 chosen when the batch entered the agent's disk buffer, so redelivery after a crash reuses it and the
 workspace stores each batch once.
 """
@@ -27,6 +29,7 @@ class Batch:
     columns: Mapping[str, Sequence[Any]]
     count: int
     batch_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+    consts: Mapping[str, Any] = field(default_factory=dict)
 
     @staticmethod
     def from_records(table: str, records: Sequence[Mapping[str, Any]], batch_id: str | None = None) -> Batch:
@@ -37,7 +40,28 @@ class Batch:
         return Batch(table, columns, len(records), batch_id or str(uuid.uuid4()))
 
     def to_json(self) -> dict[str, Any]:
-        return {"batch_id": self.batch_id, "table": self.table, "count": self.count, "columns": self.columns}
+        doc = {"batch_id": self.batch_id, "table": self.table, "count": self.count, "columns": self.columns}
+        if self.consts:
+            doc["consts"] = self.consts
+        return doc
+
+    def with_defaults(self, defaults: Mapping[str, Any]) -> Batch:
+        """The batch with `defaults` as constant columns wherever it has no such column."""
+        missing = {k: v for k, v in defaults.items() if k not in self.columns and k not in self.consts}
+        if not missing:
+            return self
+        return Batch(self.table, self.columns, self.count, self.batch_id, {**self.consts, **missing})
+
+    def expanded(self) -> Mapping[str, Sequence[Any]]:
+        """Every column as a list of `count` values (constant columns repeated)."""
+        if not self.consts:
+            return self.columns
+        return {**self.columns, **{k: [v] * self.count for k, v in self.consts.items()}}
+
+    def records(self) -> list[dict[str, Any]]:
+        """Row by row (for tests and small batches; the store works on columns)."""
+        columns = self.expanded()
+        return [{k: v[i] for k, v in columns.items()} for i in range(self.count)]
 
     @staticmethod
     def from_json(obj: Mapping[str, Any]) -> Batch:
@@ -60,6 +84,13 @@ class Batch:
         for name, values in columns.items():
             if not isinstance(values, list) or len(values) != count:
                 raise ValueError(f"batch.columns[{name!r}] must be a list of {count} values")
+        consts = obj.get("consts")
+        if consts is not None:
+            if not isinstance(consts, Mapping):
+                raise ValueError("batch.consts must be an object of column -> value")
+            if both := sorted(set(consts) & set(columns)):
+                raise ValueError(f"batch.consts repeats column {both[0]!r} of batch.columns")
+            columns = {**columns, **{k: [v] * count for k, v in consts.items()}}
         return Batch(table, columns, count, batch_id)
 
 

@@ -143,14 +143,15 @@ class DiskBuffer:
                 pos = self._position_for(acked + 1)
             self._readers[name] = _Reader(acked, pos, pos)
         self._opened_at = self._next_seq
-        self._previous = (rec.previous_open, rec.written_through)
+        self._runs = rec.runs
         self._reserved = self._next_seq + SEQ_RESERVE_STEP
         self._save_meta(clean=False)
         self._free()
         self._save_readers()
 
     def _save_meta(self, *, clean: bool) -> None:
-        save_meta(self._dir, Meta(self._reserved, clean, self._opened_at), durable=self._mode.durable)
+        meta = Meta(self._reserved, clean, self._opened_at, self._runs)
+        save_meta(self._dir, meta, durable=self._mode.durable)
 
     @property
     def epoch(self) -> int:
@@ -162,15 +163,14 @@ class DiskBuffer:
 
         A source saves a pending checkpoint tagged with the entry that will hold its records just
         before the write (see ``append_many``'s ``before_write``); after a kill it asks here whether
-        that write happened. Within a run numbers are contiguous from its epoch, so the previous run
-        wrote exactly ``epoch..written_through``; runs older than that are not known, and False
-        (read again: a possible duplicate, never a loss) is the safe answer.
+        that write happened. Within a run numbers are contiguous from its epoch, so an earlier run
+        wrote exactly ``epoch..written_through``. Runs older than the last ``KEPT_RUNS`` are not
+        known, and False (read again: a possible duplicate, never a loss) is the safe answer.
         """
         with self._lock:
             if epoch == self._opened_at:
                 return seq < self._next_seq
-            previous, written_through = self._previous
-            return epoch == previous and epoch <= seq <= written_through
+            return any(e == epoch and e <= seq <= w for e, w in self._runs)
 
     def _hinted(self, cur: Cursor) -> tuple[int, int, int] | None:
         """The persisted position hint of a cursor, if it still points at entry ``acked + 1``."""

@@ -33,6 +33,7 @@ from calypso.agent.buffer.state import (
 )
 
 log = logging.getLogger(__name__)
+KEPT_RUNS = 32  # runs remembered for DiskBuffer.holds: plenty for a source to start in one of them
 
 
 @dataclass(frozen=True)
@@ -42,8 +43,8 @@ class Recovered:
     next_seq: int
     corrupt_segments: int
     truncated_bytes: int
-    previous_open: int = 0  # the epoch (first seq) of the run that opened the buffer last
-    written_through: int = 0  # every seq from previous_open to this one was written by that run
+    # Earlier runs, newest first: (epoch = its first seq, the last seq it wrote); see DiskBuffer.holds.
+    runs: tuple[tuple[int, int], ...] = ()
 
 
 def recover(directory: Path, *, segment_bytes: int, durable: bool) -> Recovered:
@@ -137,8 +138,12 @@ def recover(directory: Path, *, segment_bytes: int, durable: bool) -> Recovered:
             if active.count == 0:
                 segments.pop()
         segments.append(segfile.create(directory, next_seq, durable=durable))
-    previous_open = meta.opened_at if meta is not None else 0
-    return Recovered(segments, cursors, next_seq, corrupt, truncated, previous_open, written_through)
+    runs: tuple[tuple[int, int], ...] = ()
+    if meta is not None:
+        runs = meta.runs[: KEPT_RUNS - 1]
+        if meta.opened_at:
+            runs = ((meta.opened_at, written_through), *runs)
+    return Recovered(segments, cursors, next_seq, corrupt, truncated, runs)
 
 
 def _next_seq(segments: list[Segment], cursors: dict[str, Cursor], meta: Meta | None) -> int:

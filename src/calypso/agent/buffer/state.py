@@ -6,13 +6,14 @@ fsynced (``durable=False`` skips the fsyncs for ``fsync="never"``). A state file
 parsed is reported as :class:`StateError`, never half-applied.
 
 ``readers.json``::  {"version": 1, "readers": {name: {"acked": seq, "segment": first, "offset": n}}}
-``meta.json``::     {"version": 1, "seq_reserved": n, "clean": bool, "opened_at": n}
+``meta.json``::     {"version": 1, "seq_reserved": n, "clean": bool, "opened_at": n, "runs": [[e, w], ...]}
 
 ``seq_reserved`` is a sequence number no entry has used yet; it is raised (and persisted) before
 numbers past it are handed out. After an unclean stop the buffer continues from it, so a sequence
 number a reader may have seen before a crash is never reused for a different payload.
-``opened_at`` is the first sequence number of the run that last opened the buffer (its epoch): the
-next run can tell which of that run's numbers were really written (see ``DiskBuffer.holds``).
+``opened_at`` is the first sequence number of the run that last opened the buffer (its epoch);
+``runs`` remembers, for the runs before it (newest first), their epoch and the last number each
+really wrote, so a later run can tell which numbers were written (see ``DiskBuffer.holds``).
 """
 
 from __future__ import annotations
@@ -56,6 +57,7 @@ class Meta:
     seq_reserved: int
     clean: bool
     opened_at: int = 0
+    runs: tuple[tuple[int, int], ...] = ()
 
 
 def fsync_dir(directory: Path) -> None:
@@ -147,7 +149,19 @@ def load_meta(directory: Path) -> Meta | None:
         seq_reserved=_int(doc.get("seq_reserved"), "seq_reserved", path),
         clean=clean,
         opened_at=_int(doc.get("opened_at", 0), "opened_at", path),
+        runs=_runs(doc.get("runs", []), path),
     )
+
+
+def _runs(value: Any, path: Path) -> tuple[tuple[int, int], ...]:
+    if not isinstance(value, list):
+        raise StateError(f"{path.name}: 'runs' must be a list")
+    out = []
+    for run in value:
+        if not isinstance(run, list) or len(run) != 2:
+            raise StateError(f"{path.name}: each of 'runs' must be [epoch, written_through]")
+        out.append((_int(run[0], "runs.epoch", path), _int(run[1], "runs.written_through", path)))
+    return tuple(out)
 
 
 def save_meta(directory: Path, meta: Meta, *, durable: bool) -> None:
@@ -156,6 +170,7 @@ def save_meta(directory: Path, meta: Meta, *, durable: bool) -> None:
         "seq_reserved": meta.seq_reserved,
         "clean": meta.clean,
         "opened_at": meta.opened_at,
+        "runs": [list(run) for run in meta.runs],
     }
     write_atomic(directory / META_FILE, json.dumps(doc).encode(), durable=durable)
 

@@ -21,7 +21,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
+from calypso.wire.batch import Batch
+
 Record = dict[str, Any]
+# A source emits a list of records, or (its fast path) a columnar `Batch` of the same rows.
+Records = list[Record] | Batch
 Commit = Callable[[], None]
 Ticket = list[int]  # opaque to sources; JSON-able, to be saved in a checkpoint file
 
@@ -42,9 +46,7 @@ def _never_written(ticket: Ticket) -> bool:
 
 
 class Emit(Protocol):
-    def __call__(
-        self, table: str, records: list[Record], commit: Commit | None = None
-    ) -> Awaitable[None]: ...
+    def __call__(self, table: str, records: Records, commit: Commit | None = None) -> Awaitable[None]: ...
 
 
 @dataclass

@@ -39,16 +39,18 @@ def test_after_a_kill_the_next_run_knows_which_prepared_writes_happened(make: Ma
     assert not run2.holds(first_epoch + 1000, written), "an unknown run vouches for nothing"
 
 
-def test_a_run_two_crashes_back_vouches_for_nothing(make: Make, tmp_path: Path) -> None:
+def test_runs_several_crashes_back_are_still_known(make: Make, tmp_path: Path) -> None:
     b = make(tmp_path / "run1")
     first_epoch = b.epoch
-    never = b.append_many([b"x"])[-1] + 1
-    run2 = make(_crash_copy(tmp_path / "run1", tmp_path / "run2"))
+    written = b.append_many([b"x"])[-1]
+    never = written + 1  # prepared, then killed before the write
+    run2 = make(_crash_copy(tmp_path / "run1", tmp_path / "run2"))  # killed before the source started
     run2.append_many([b"y"] * 3)  # another source writes; its numbers are past `never`
     run3 = make(_crash_copy(tmp_path / "run2", tmp_path / "run3"))
-    # Run 3 cannot tell a gap of run 1 from a write: read again (a duplicate at worst, never a loss).
-    assert not run3.holds(first_epoch, never)
-    assert run3.holds(run2.epoch, run2.epoch)
+    assert run3.holds(first_epoch, written)
+    assert not run3.holds(first_epoch, never), "a gap of run 1 is not mistaken for a write"
+    assert run3.holds(run2.epoch, run2.epoch + 2)
+    assert not run3.holds(run2.epoch, run2.epoch + 3)
 
 
 def test_clean_close_and_reopen_keeps_the_answer(make: Make, tmp_path: Path) -> None:

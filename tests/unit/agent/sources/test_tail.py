@@ -12,8 +12,9 @@ import pytest
 
 from calypso.agent.config import ConfigError
 from calypso.agent.sources import factory
-from calypso.agent.sources.base import Commit, Record, SourceContext, TwoPhaseCommit
+from calypso.agent.sources.base import Commit, Record, Records, SourceContext, TwoPhaseCommit
 from calypso.agent.sources.tail import TailSource, parse_config
+from calypso.wire.batch import Batch
 
 
 class Clock:
@@ -31,8 +32,8 @@ class Sink:
         self.batches: list[tuple[str, list[Record]]] = []
         self.commit_enabled = True
 
-    async def __call__(self, table: str, records: list[Record], commit: Commit | None = None) -> None:
-        self.batches.append((table, records))
+    async def __call__(self, table: str, records: Records, commit: Commit | None = None) -> None:
+        self.batches.append((table, records.records() if isinstance(records, Batch) else records))
         if commit is not None and self.commit_enabled:
             commit()
 
@@ -363,12 +364,13 @@ class KilledAroundTheWrite(Sink):
         super().__init__()
         self.tickets: list[list[int]] = []
 
-    async def __call__(self, table: str, records: list[Record], commit: Commit | None = None) -> None:
+    async def __call__(self, table: str, records: Records, commit: Commit | None = None) -> None:
         assert isinstance(commit, TwoPhaseCommit), "tail must prepare its checkpoint before the write"
         ticket = [1, len(self.tickets) + 1]
         commit.prepare(ticket)
         self.tickets.append(ticket)
-        self.batches.append((table, records))  # ... and the process dies before `commit()`
+        rows = records.records() if isinstance(records, Batch) else records
+        self.batches.append((table, rows))  # ... and the process dies before `commit()`
 
 
 @pytest.mark.parametrize("write_happened", [True, False])
@@ -385,7 +387,9 @@ def test_kill_between_prepare_and_commit_neither_repeats_nor_loses(
 
     def restart() -> TailSource:
         cfg = parse_config({"name": "MyApp", "paths": [str(logs / "*.log")], "start_at": "beginning"})
-        ctx = SourceContext(tmp_path / "state", "host1", written=lambda t: write_happened and t in killed.tickets)
+        ctx = SourceContext(
+            tmp_path / "state", "host1", written=lambda t: write_happened and t in killed.tickets
+        )
         return TailSource(cfg, ctx, clock=Clock())
 
     after = Sink()

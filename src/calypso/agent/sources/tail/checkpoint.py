@@ -103,6 +103,10 @@ class Checkpoints:
         extra = {"pending": {"ticket": ticket, "files": [asdict(e) for e in pending]}}
         self._write(confirmed, extra, durable=False)
 
+    def confirm(self, entries: list[Entry]) -> None:
+        """`entries` took effect and the file already says so (as pending on a written ticket)."""
+        self.entries = {(e.dev, e.ino): e for e in entries}
+
     def save(self, entries: list[Entry], durable: bool = False) -> None:
         """Replace the checkpoint atomically; `durable` also fsyncs (survives power loss, not only a kill)."""
         self.entries = {(e.dev, e.ino): e for e in entries}

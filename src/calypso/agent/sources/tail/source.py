@@ -19,10 +19,11 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Protocol
 
-from calypso.agent.sources.base import Emit, Record, SourceContext, Ticket, TwoPhaseCommit, iso
+from calypso.agent.sources.base import Emit, Record, Records, SourceContext, Ticket, TwoPhaseCommit, iso
 from calypso.agent.sources.tail.checkpoint import Checkpoints, Entry
 from calypso.agent.sources.tail.config import TailConfig, parse_config
 from calypso.agent.sources.tail.watcher import Line, Tailer
+from calypso.wire.batch import Batch
 
 
 class LineHandler(Protocol):
@@ -58,6 +59,7 @@ class TailSource:
         self.ctx = ctx
         self.table = table or config.table
         self.handler = handler or raw_line(ctx.computer)
+        self.columnar = handler is None  # plain lines go out as columns, no dict per line
         self.checkpoints = Checkpoints(state_file(ctx.state_dir, kind, config.name or "default"), ctx.written)
         self.tailer = Tailer(config, self.checkpoints, clock)
         self.records = 0
@@ -67,18 +69,41 @@ class TailSource:
         self._outstanding = False  # a batch was emitted and its commit has not come yet
 
     def _commit(self, entries: list[Entry]) -> TwoPhaseCommit:
+        prepared = False
+
         def prepare(ticket: Ticket) -> None:
+            nonlocal prepared
             confirmed = self._committed
             if confirmed is None:
                 confirmed = list(self.checkpoints.entries.values())
             self.checkpoints.prepare(confirmed, entries, ticket)
+            prepared = True
 
         def commit() -> None:
             self._outstanding = False
             self._committed = entries
-            self.checkpoints.save(entries)
+            if prepared:  # the file already holds `entries`, pending on a write that happened
+                self.checkpoints.confirm(entries)
+            else:
+                self.checkpoints.save(entries)
 
         return TwoPhaseCommit(prepare, commit)
+
+    def _batches(self, lines: list[Line]) -> list[Batch]:
+        """Plain lines as columnar batches: one RawData column, path and time sent once when they can be."""
+        now = iso(datetime.now(UTC))
+        out: list[Batch] = []
+        step = self.config.batch_records
+        for i in range(0, len(lines), step):
+            paths, texts, _ = zip(*lines[i : i + step], strict=True)
+            consts: dict[str, Any] = {"TimeGenerated": now, "Computer": self.ctx.computer}
+            columns: dict[str, list[Any]] = {"RawData": list(texts)}
+            if len(set(paths)) == 1:
+                consts["FilePath"] = paths[0]
+            else:
+                columns["FilePath"] = list(paths)
+            out.append(Batch(self.table, columns, len(texts), consts=consts))
+        return out
 
     def _records(self, lines: list[Line]) -> list[Record]:
         now = iso(datetime.now(UTC))
@@ -102,18 +127,21 @@ class TailSource:
         self.tailer.scan()
         lines, more = self.tailer.read(cfg.batch_records, cfg.batch_bytes)
         entries = self.tailer.entries()
-        records = self._records(lines)
+        chunks: list[Records]
+        if self.columnar:
+            chunks = list(self._batches(lines))
+        else:
+            records = self._records(lines)
+            chunks = [records[i : i + cfg.batch_records] for i in range(0, len(records), cfg.batch_records)]
         commit = self._commit(entries)
-        if not records:
+        if not chunks:
             if not self._outstanding and (lines or entries != self._committed):
                 commit()  # skipped lines or moved offsets (truncation, close): nothing to wait for
             return more
-        step = cfg.batch_records
         self._outstanding = True
-        for i in range(0, len(records), step):
-            last = i + step >= len(records)
-            await emit(self.table, records[i : i + step], commit if last else None)
-        self.records += len(records)
+        for i, chunk in enumerate(chunks):
+            await emit(self.table, chunk, commit if i == len(chunks) - 1 else None)
+            self.records += chunk.count if isinstance(chunk, Batch) else len(chunk)
         self.batches += 1
         return more
 

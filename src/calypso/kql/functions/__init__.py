@@ -23,6 +23,7 @@ from .series_fit import decompose_anomalies_flags
 from .session import SESSION
 from .string import STRING
 from .window import WINDOW
+from .xml import XML
 
 SCALARS: dict[str, ScalarFn] = {
     **SCALAR,
@@ -35,6 +36,7 @@ SCALARS: dict[str, ScalarFn] = {
     **CHARMAP,
     **SESSION,
     **HASHING,
+    **XML,
     "series_decompose_anomalies": decompose_anomalies_flags,
 }
 
@@ -42,7 +44,6 @@ KNOWN_UNSUPPORTED = frozenset(
     {
         "series_decompose",
         "series_outliers",
-        "parse_xml",
         "parse_csv",
         "externaldata",
         "estimate_data_size",

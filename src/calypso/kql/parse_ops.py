@@ -287,8 +287,11 @@ class Parser(ParserBase):
     def op_project_rename(self, src: A.Tabular, p: A.Pos) -> A.Tabular:
         pairs: list[tuple[str, str]] = []
         while True:
+            at = self.tok
             new = self.ident()
-            self.expect_op("=")
+            if not self.at_op("="):  # Kusto: "Column rename assignment expected", at the name
+                raise self.error(f"Column rename assignment expected: write NewName = {new}", at)
+            self.advance()
             pairs.append((new, self.ident()))
             if not self.accept_op(","):
                 return A.Pipe(p, src, A.ProjectRename(p, tuple(pairs)))

@@ -188,3 +188,10 @@ def test_to_json_value_formats() -> None:
     assert to_json_value(-(864_000_000_000 + 10_000_001), "timespan") == "-1.00:00:01.0000001"
     assert to_json_value('{"a": [1]}', "dynamic") == {"a": [1]}
     assert to_json_value(None, "string") is None
+
+
+def test_project_rename_without_assignment_points_at_the_name() -> None:
+    # Kusto: "Column rename assignment expected" on the bare name, not on what follows it
+    with pytest.raises(KqlError, match="rename assignment expected") as e:
+        compile_query("print a = 1\n| project-rename b = a, c\n", {})
+    assert (e.value.line, e.value.column) == (2, 25)

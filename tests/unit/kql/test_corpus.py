@@ -27,7 +27,7 @@ COMMON = [
     ("_ResourceId", "string"),
     ("SourceSystem", "string"),
 ]
-FLOOR = {"duckdb": 0.92, "clickhouse": 0.9}
+FLOOR = {"duckdb": 0.94, "clickhouse": 0.94}
 
 
 def catalog() -> dict[str, list[tuple[str, str]]]:

@@ -50,7 +50,7 @@ class XmlOps:
     sql_dialect: str
     tokens: Callable[[str, str], str]  # (string, pattern literal) -> list of matches
     group: Callable[[str, str, int], str]  # (string, pattern literal, group) -> first match's group
-    groups: Callable[[str, str, int], str]  # (string, pattern literal, group) -> list of that group
+    groups: Callable[[str, str], str]  # (string, 2-group pattern literal) -> [all group 1s, all group 2s]
     map: Callable[[str, str, str], str]  # (var, body, list)
     filter_index: Callable[[str, str, str], str]  # (var, condition, list) -> 1-based indices kept
     filter_by: Callable[[str, str, Callable[[str], str]], str]  # values whose key passes the test
@@ -82,7 +82,7 @@ DUCKDB = XmlOps(
     sql_dialect="duckdb",
     tokens=lambda s, p: f"regexp_extract_all({s}, {p})",
     group=lambda s, p, g: f"regexp_extract({s}, {p}, {g})",
-    groups=lambda s, p, g: f"regexp_extract_all({s}, {p}, {g})",
+    groups=lambda s, p: f"[regexp_extract_all({s}, {p}, 1), regexp_extract_all({s}, {p}, 2)]",
     map=lambda v, body, lst: f"list_transform({lst}, {v} -> {body})",
     filter_index=lambda v, cond, lst: f"list_filter(range(1, len({lst}) + 1), {v} -> {cond})",
     filter_by=lambda vals, keys, test: (
@@ -113,7 +113,7 @@ CLICKHOUSE = XmlOps(
     sql_dialect="clickhouse",
     tokens=lambda s, p: f"extractAll({s}, {p})",
     group=lambda s, p, g: f"regexpExtract({s}, {p}, {g})",
-    groups=lambda s, p, g: f"arrayElement(extractAllGroupsHorizontal({s}, {p}), {g})",
+    groups=lambda s, p: f"extractAllGroupsHorizontal({s}, {p})",
     map=lambda v, body, lst: f"arrayMap({v} -> {body}, {lst})",
     filter_index=lambda v, cond, lst: f"arrayFilter({v} -> {cond}, arrayEnumerate({lst}))",
     filter_by=lambda vals, keys, test: f"arrayFilter((_xv, _xkey) -> {test('_xkey')}, {vals}, {keys})",
@@ -168,15 +168,18 @@ class _T:
             f"WHEN {o.starts(t, self.lit('<'))} THEN (CASE WHEN {o.ends(t, self.lit('/>'))} THEN 'C' ELSE 'S' END) "
             f"WHEN {o.trim(t)} = '' THEN 'X' ELSE 'T' END"
         )
-        name = o.group(t, self.lit(TAG_NAME), 1)
-        names, values = (o.groups(t, self.lit(ATTRIBUTE), g) for g in (1, 2))
-        value = o.at(values, "_xi")
+        tag = o.starts(t, self.lit("<"))
+        name = f"(CASE WHEN {tag} THEN {o.group(t, self.lit(TAG_NAME), 1)} ELSE '' END)"
+        # attribute names and quoted values, extracted once per tag (bound as _xg)
+        names, value = o.at("_xg", "1"), o.at(o.at("_xg", "2"), "_xi")
         key = o.json_str(f"concat({self.lit('@')}, {o.at(names, '_xi')})")
         unquoted = self.decode(f"substring({value}, 2, length({value}) - 2)")
         member = f"concat({key}, ':', {o.json_str(unquoted)})"
-        attrs = o.map("_xi", member, f"range(1, {o.length(names)} + 1)")
-        attrs = f"(CASE WHEN {o.starts(t, self.lit('<'))} THEN {attrs} ELSE {o.empty} END)"
-        return o.token([kind, name, attrs, self.decode(o.trim(t))])
+        each = o.map("_xi", member, f"range(1, {o.length(names)} + 1)")
+        attrs = o.at(o.map("_xg", each, f"[{o.groups(t, self.lit(ATTRIBUTE))}]"), "1")
+        attrs = f"(CASE WHEN {tag} AND position('=' IN {t}) > 0 THEN {attrs} ELSE {o.empty} END)"
+        text = f"(CASE WHEN {tag} THEN '' ELSE {self.decode(o.trim(t))} END)"
+        return o.token([kind, name, attrs, text])
 
     def members(self, cn: str, cv: str) -> str:
         """JSON members "name": value of the children, a repeated name holding an array."""

@@ -19,6 +19,7 @@ CASES: list[tuple[str, object]] = [
     ("<a>x<b/>y</a>", {"a": {"#text": ["x", "y"], "b": None}}),
     ("<a>\n\t  é ü 日本  \r\n</a>", {"a": "é ü 日本"}),
     ("<a>&#65;</a>", {"a": "&#65;"}),
+    ("<a x='1 > 0' y=\"<b/>\">t</a>", {"a": {"@x": "1 > 0", "@y": "<b/>", "#text": "t"}}),
     ("<ns:a xmlns:ns='u'><ns:b k = 'v'/></ns:a>", {"ns:a": {"@xmlns:ns": "u", "ns:b": {"@k": "v"}}}),
     ("<a><b></c></a>", None),
     ("<a/><b/>", None),

@@ -35,7 +35,7 @@ from ..binder import Scope, Typed
 from ..errors import KqlError
 from .base import ScalarFn, args
 
-TOKENS = r"(?s)<!--.*?-->|<!\[CDATA\[.*?\]\]>|<[^>]*>|[^<]+"
+TOKENS = r"""(?s)<!--.*?-->|<!\[CDATA\[.*?\]\]>|<(?:[^>"']|"[^"]*"|'[^']*')*>|[^<]+"""
 TAG_NAME = r"^</?\s*([^\s/>]+)"
 ATTRIBUTE = r"""([^\s=/<>"']+)\s*=\s*("[^"]*"|'[^']*')"""
 MAX_BYTES = 1048576

@@ -89,21 +89,18 @@ class TailSource:
 
         return TwoPhaseCommit(prepare, commit)
 
-    def _batches(self, lines: list[Line]) -> list[Batch]:
-        """Plain lines as columnar batches: one RawData column, path and time sent once when they can be."""
-        now = iso(datetime.now(UTC))
-        out: list[Batch] = []
-        step = self.config.batch_records
-        for i in range(0, len(lines), step):
-            paths, texts, _ = zip(*lines[i : i + step], strict=True)
-            consts: dict[str, Any] = {"TimeGenerated": now, "Computer": self.ctx.computer}
-            columns: dict[str, list[Any]] = {"RawData": list(texts)}
-            if len(set(paths)) == 1:
-                consts["FilePath"] = paths[0]
-            else:
-                columns["FilePath"] = list(paths)
-            out.append(Batch(self.table, columns, len(texts), consts=consts))
-        return out
+    def _batch(self, lines: list[Line]) -> Batch | None:
+        """Plain lines as one columnar batch: a RawData column, path and time sent once when they can be."""
+        if not lines:
+            return None
+        paths, texts, _ = zip(*lines, strict=True)
+        consts: dict[str, Any] = {"TimeGenerated": iso(datetime.now(UTC)), "Computer": self.ctx.computer}
+        columns: dict[str, list[Any]] = {"RawData": list(texts)}
+        if len(set(paths)) == 1:
+            consts["FilePath"] = paths[0]
+        else:
+            columns["FilePath"] = list(paths)
+        return Batch(self.table, columns, len(texts), consts=consts)
 
     def _records(self, lines: list[Line]) -> list[Record]:
         now = iso(datetime.now(UTC))
@@ -127,21 +124,17 @@ class TailSource:
         self.tailer.scan()
         lines, more = self.tailer.read(cfg.batch_records, cfg.batch_bytes)
         entries = self.tailer.entries()
-        chunks: list[Records]
-        if self.columnar:
-            chunks = list(self._batches(lines))
-        else:
-            records = self._records(lines)
-            chunks = [records[i : i + cfg.batch_records] for i in range(0, len(records), cfg.batch_records)]
+        # One emit per read, whatever its size: its records go into the buffer in one write, so the
+        # checkpoint it carries covers all of them (several emits would let a kill split them).
+        records: Records | None = self._batch(lines) if self.columnar else self._records(lines) or None
         commit = self._commit(entries)
-        if not chunks:
+        if records is None:
             if not self._outstanding and (lines or entries != self._committed):
                 commit()  # skipped lines or moved offsets (truncation, close): nothing to wait for
             return more
         self._outstanding = True
-        for i, chunk in enumerate(chunks):
-            await emit(self.table, chunk, commit if i == len(chunks) - 1 else None)
-            self.records += chunk.count if isinstance(chunk, Batch) else len(chunk)
+        await emit(self.table, records, commit)
+        self.records += records.count if isinstance(records, Batch) else len(records)
         self.batches += 1
         return more
 

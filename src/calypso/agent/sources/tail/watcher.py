@@ -29,6 +29,7 @@ from calypso.agent.sources.tail.lines import LineCounters, LineSplitter, detect
 from calypso.agent.sources.tail.multiline import Multiline
 
 CHUNK = 256 * 1024
+MIN_READ = 16 * 1024
 
 # (path, text, file offset just after the record) of one record
 Line = tuple[str, str, int]
@@ -50,6 +51,7 @@ class TailedFile:
     multiline: Multiline | None = None
     gone_since: float | None = None
     last_data: float = 0.0
+    line_bytes: float = 0.0  # bytes per line lately: sizes reads to the batch (see Tailer.read)
 
     @property
     def safe_offset(self) -> int:
@@ -203,7 +205,10 @@ class Tailer:
                     self._check_identity(f, size)
                     if size <= f.read_offset:
                         break
-                    chunk = os.pread(f.fd, min(CHUNK, size - f.read_offset), f.read_offset)
+                    want = CHUNK
+                    if f.line_bytes and f.multiline is None:  # about what the batch has room for
+                        want = min(CHUNK, max(MIN_READ, int((max_records - len(out)) * f.line_bytes * 1.05)))
+                    chunk = os.pread(f.fd, min(want, size - f.read_offset), f.read_offset)
                 except OSError:
                     self.count("read_errors")
                     break
@@ -212,8 +217,12 @@ class Tailer:
                 got = True
                 f.read_offset += len(chunk)
                 records = f.splitter.feed(chunk)
+                if records:
+                    f.line_bytes = len(chunk) / len(records)
                 if f.multiline is not None:
                     records = f.multiline.push(records)
+                elif len(out) + len(records) > max_records:
+                    records = self._hand_out(f, records, max_records - len(out))
                 for text, end in records:
                     out.append((f.path, text, end))
                     nbytes += len(text)
@@ -228,6 +237,18 @@ class Tailer:
             if f.gone_since is not None and now - f.gone_since >= self.config.rotate_wait:
                 out += self._close(f)
         return out, len(out) >= max_records or nbytes >= max_bytes
+
+    def _hand_out(self, f: TailedFile, lines: list[tuple[str, int]], keep: int) -> list[tuple[str, int]]:
+        """Only the first `keep` lines of a chunk; the file is read again from the end of the last one.
+
+        Safe because a line cut for length (the one state a splitter carries past a newline) is
+        always the last line of a chunk, and `keep` < len(lines).
+        """
+        end = lines[keep - 1][1]
+        f.splitter = LineSplitter(f.splitter.codec, self.config.max_line_bytes, end, self.line_counters)
+        self.line_counters.lines -= len(lines) - keep  # counted again when read again
+        f.read_offset = end
+        return lines[:keep]
 
     def _close(self, f: TailedFile) -> list[Line]:
         """A file that went away: hand out its last partial line and pending record, then close it."""

@@ -4,10 +4,11 @@ Invariants:
 - A file is the same file when its device and inode match *and* its first `fp_len` bytes hash to
   the stored fingerprint; an inode reused by a new file therefore starts over at 0. When the inode is
   unknown (the file was copied elsewhere), a full-length fingerprint alone identifies it.
-- The checkpoint file is versioned JSON, replaced atomically (write temp, rename): a killed process
-  leaves either the old or the new checkpoint, never a torn one (fsync on close makes it survive
-  power loss too; between closes, a power loss may repeat the last lines, never lose them). An unreadable checkpoint is set
-  aside (renamed `.corrupt`) and counted, and the source starts as on a first run.
+- The checkpoint is versioned JSON kept in a `TwoSlotFile` (two slots rewritten in place, in turn,
+  checksummed): a killed process leaves the old or the new checkpoint, never a torn one (fsync on
+  close makes it survive power loss too; between closes, a power loss may repeat the last lines,
+  never lose them). An unreadable checkpoint is set aside (renamed `.corrupt`) and counted, and the
+  source starts as on a first run.
 - Exactly once across kill -9: just before a batch is written to the agent's buffer, `prepare`
   saves the new offsets as `pending` on the buffer's ticket, beside the confirmed ones. On load a
   pending set wins only if the buffer vouches for its ticket, and the resolved file is saved at
@@ -16,7 +17,6 @@ Invariants:
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import json
 import os
@@ -24,6 +24,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
+
+from calypso.agent.sources.tail.slots import TwoSlotFile
 
 FP_BYTES = 256
 VERSION = 1
@@ -60,15 +62,19 @@ def _entries(raw: Any) -> list[Entry]:
 class Checkpoints:
     def __init__(self, path: Path, written: Callable[[list[int]], bool] | None = None) -> None:
         self.path = path
+        self.slots = TwoSlotFile(path)
         self.entries: dict[tuple[int, int], Entry] = {}
         self.corrupt = 0
-        self.existed = path.exists()
+        self.existed = self.slots.exists()
         self._written = written or (lambda ticket: False)
         self._load()
 
     def _load(self) -> None:
         try:
-            raw = json.loads(self.path.read_text("utf-8"))
+            body = self.slots.load()
+            if body is None:
+                return
+            raw = json.loads(body)
             if raw.get("version") != VERSION:
                 raise ValueError(f"unsupported checkpoint version {raw.get('version')!r}")
             files = _entries(raw["files"])
@@ -78,13 +84,10 @@ class Checkpoints:
                     files = _entries(pending["files"])
                 self.save(files)  # resolved for good: the next run must not ask again
             self.entries = {(e.dev, e.ino): e for e in files}
-        except FileNotFoundError:
-            return
         except (OSError, ValueError, KeyError, TypeError, AttributeError):
             self.corrupt += 1
             self.entries.clear()
-            with contextlib.suppress(OSError):
-                os.replace(self.path, self.path.with_suffix(".corrupt"))
+            self.slots.set_aside(".corrupt")
 
     def find(self, dev: int, ino: int, head: bytes) -> Entry | None:
         """The checkpoint of the file with this identity and these first bytes, if any."""
@@ -113,13 +116,8 @@ class Checkpoints:
         self._write(entries, {}, durable)
 
     def _write(self, entries: list[Entry], extra: dict[str, Any], durable: bool) -> None:
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.path.with_name(self.path.name + ".tmp")
         doc = {"version": VERSION, "files": [asdict(e) for e in entries], **extra}
-        data = json.dumps(doc, indent=0)
-        with open(tmp, "w", encoding="utf-8") as f:
-            f.write(data)
-            if durable:
-                f.flush()
-                os.fsync(f.fileno())
-        os.replace(tmp, self.path)
+        self.slots.save(json.dumps(doc, separators=(",", ":")).encode(), durable)
+
+    def close(self) -> None:
+        self.slots.close()

@@ -149,6 +149,7 @@ class TailSource:
         finally:
             if self._committed is not None:
                 self.checkpoints.save(self._committed, durable=True)
+            self.checkpoints.close()
             self.tailer.close()
 
     def status(self) -> Mapping[str, Any]:

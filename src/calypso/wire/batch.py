@@ -4,7 +4,8 @@ A request body is zstd-compressed JSON: `{"batches": [Batch, ...]}`. A batch car
 table, column-oriented (`columns`: name -> list of values, all lists `count` long). Values are JSON
 scalars; datetimes are ISO 8601 strings in UTC; dynamic values are any JSON. A column whose value is
 the same on every row (a tailed file's path, the collection time) may come once, in `consts`: name ->
-value, expanded on arrival, so a batch of lines is not mostly repeated text. `batch_id` is a UUID
+value, so a batch of lines is not mostly repeated text; `decode` expands them into full columns unless
+asked to keep them apart (`expand_consts=False`, for a receiver that repeats them cheaper itself). `batch_id` is a UUID
 chosen when the batch entered the agent's disk buffer, so redelivery after a crash reuses it and the
 workspace stores each batch once.
 """
@@ -64,7 +65,7 @@ class Batch:
         return [{k: v[i] for k, v in columns.items()} for i in range(self.count)]
 
     @staticmethod
-    def from_json(obj: Mapping[str, Any]) -> Batch:
+    def from_json(obj: Mapping[str, Any], *, expand_consts: bool = True) -> Batch:
         if not isinstance(obj, Mapping):
             raise ValueError("each batch must be a JSON object")
         table, columns, count, batch_id = (
@@ -90,6 +91,8 @@ class Batch:
                 raise ValueError("batch.consts must be an object of column -> value")
             if both := sorted(set(consts) & set(columns)):
                 raise ValueError(f"batch.consts repeats column {both[0]!r} of batch.columns")
+            if not expand_consts:
+                return Batch(table, columns, count, batch_id, dict(consts))
             columns = {**columns, **{k: [v] * count for k, v in consts.items()}}
         return Batch(table, columns, count, batch_id)
 
@@ -101,8 +104,9 @@ def encode(batches: Iterable[Batch]) -> bytes:
     )
 
 
-def decode(body: bytes) -> list[Batch]:
-    """Raises ValueError with a user-readable message for anything malformed."""
+def decode(body: bytes, *, expand_consts: bool = True) -> list[Batch]:
+    """Raises ValueError with a user-readable message for anything malformed. With `expand_consts`
+    false, constant columns stay in each batch's `consts` instead of becoming lists in `columns`."""
     try:
         raw = zstandard.ZstdDecompressor().decompress(body, max_output_size=MAX_BODY_BYTES)
     except zstandard.ZstdError as e:
@@ -113,4 +117,4 @@ def decode(body: bytes) -> list[Batch]:
         raise ValueError(f"body is not valid JSON: {e}") from None
     if not isinstance(obj, dict) or not isinstance(obj.get("batches"), list):
         raise ValueError('body must be {"batches": [...]}')
-    return [Batch.from_json(b) for b in obj["batches"]]
+    return [Batch.from_json(b, expand_consts=expand_consts) for b in obj["batches"]]

@@ -107,9 +107,10 @@ async def _signed(request: Request, body: bytes) -> tuple[Workspace, AgentRecord
 
 
 def _raw_batches(body: bytes) -> list[RawBatch]:
+    # Constant columns stay one value each: `prepare` converts it once and repeats the Arrow value.
     return [
-        RawBatch(b.table, b.columns, b.count, b.batch_id, source_system="OpsManager")
-        for b in batch.decode(body)
+        RawBatch(b.table, b.columns, b.count, b.batch_id, source_system="OpsManager", consts=b.consts)
+        for b in batch.decode(body, expand_consts=False)
     ]
 
 

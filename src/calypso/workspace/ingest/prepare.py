@@ -5,7 +5,9 @@ Kusto type, plus the columns every table has filled consistently: `TenantId` (th
 (the table), `SourceSystem` (the batch's, else the API's default), `_ResourceId` (the batch's, else the
 request's), `TimeGenerated` (the record's, else ingestion time). Standard tables never grow; custom
 tables (`*_CL`) grow by the returned `new_columns`. Anything that does not fit raises `IngestError`
-with a message naming the table, column and row.
+with a message naming the table, column and row. A constant column (`RawBatch.consts`) is typed,
+converted and checked as one value and then repeated, with the same outcome (type, new columns, error
+naming row 0) as the full column of that value.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ class RawBatch:
     type_hints: Mapping[str, str] = field(default_factory=dict)
     source_system: str = "OpsManager"
     resource_id: str | None = None
+    consts: Mapping[str, Any] = field(default_factory=dict)  # name -> the JSON value of every row
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,8 +69,8 @@ def prepare(
         schema = standard_tables().get(table, CUSTOM_BASE_COLUMNS)
     types = dict(schema)
     new_columns: list[tuple[str, str]] = []
-    arrays: dict[str, pa.Array] = {}
-    for name, values in batch.columns.items():
+
+    def kusto_type_of(name: str, values: Any) -> str:
         kusto_type = types.get(name)
         if kusto_type is None:
             if not is_custom_table(table):
@@ -81,8 +84,20 @@ def prepare(
                 raise IngestError(f"column {name!r}: unknown type {kusto_type!r}")
             types[name] = kusto_type
             new_columns.append((name, kusto_type))
+        return kusto_type
+
+    arrays: dict[str, pa.Array] = {}
+    for name, values in batch.columns.items():
+        kusto_type = kusto_type_of(name, values)
         try:
             arrays[name] = to_arrow(values, kusto_type)
+        except ColumnError as e:
+            raise IngestError(f"table {table}, column {name}: {e}") from None
+    for name, value in batch.consts.items():
+        one = [value] if batch.count else []  # what the full column's first row decides
+        kusto_type = kusto_type_of(name, one)
+        try:
+            arrays[name] = _repeat(to_arrow(one, kusto_type), batch.count)
         except ColumnError as e:
             raise IngestError(f"table {table}, column {name}: {e}") from None
     count = batch.count
@@ -94,6 +109,11 @@ def prepare(
     stamp = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).replace(tzinfo=None)
     arrays["TimeGenerated"] = _fill(arrays.get("TimeGenerated"), stamp, count, pa.timestamp("us"))
     return Prepared(table, pa.table(arrays), tuple(new_columns), create)
+
+
+def _repeat(one: pa.Array, count: int) -> pa.Array:
+    """The array of `count` copies of `one`'s only value (`one` is empty when `count` is 0)."""
+    return pa.repeat(one[0], count) if count else one
 
 
 def _fill(existing: pa.Array | None, default: Any, count: int, arrow_type: pa.DataType) -> pa.Array:

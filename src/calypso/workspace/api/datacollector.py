@@ -19,7 +19,7 @@ from calypso.wire import sharedkey
 from calypso.workspace import events
 from calypso.workspace.api.common import json_response, read_body, state_of
 from calypso.workspace.auth import AuthError, check_date, parse_sharedkey, verify_sharedkey
-from calypso.workspace.ingest.datacollector import LOG_TYPE, parse_body, to_batch
+from calypso.workspace.ingest.datacollector import LOG_TYPE, parse
 
 API_VERSIONS = ("2016-04-01",)
 
@@ -85,10 +85,9 @@ async def post_logs(request: Request) -> Response:
         )
     time_field = request.headers.get("time-generated-field", "").strip() or None
     resource_id = request.headers.get("x-ms-azureresourceid", "").strip() or None
-    records = await asyncio.to_thread(parse_body, body)
-    if not records:
+    raw = await asyncio.to_thread(parse, log_type, body, time_field=time_field, resource_id=resource_id)
+    if raw is None:
         return Response(status_code=200)
-    raw = await asyncio.to_thread(to_batch, log_type, records, time_field=time_field, resource_id=resource_id)
     result = await asyncio.wrap_future(ws.store.write([raw]))
     ws.counters["datacollector_rows"] += result.rows
     events.info("Batch stored.", workspace=ws.id, table=raw.table, rows=result.rows, api="datacollector")

@@ -13,6 +13,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping, Sequence
 from itertools import chain
+from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -50,25 +51,43 @@ def parse_body(body: bytes) -> list[Mapping[str, Any]]:
     except orjson.JSONDecodeError as e:
         raise IngestError(f"Invalid JSON was submitted: {e}") from None
     records = [obj] if isinstance(obj, dict) else obj
-    if not isinstance(records, list) or not all(isinstance(r, dict) for r in records):
+    if not isinstance(records, list) or not set(map(type, records)) <= _DICT:  # orjson makes only dicts
         raise IngestError("The body must be a JSON object or an array of JSON objects.")
     return records
+
+
+def parse(log_type: str, body: bytes, *, time_field: str | None, resource_id: str | None) -> RawBatch | None:
+    """`parse_body` then `to_batch` (one trip to a worker thread); None when there are no records."""
+    records = parse_body(body)
+    if not records:
+        return None
+    return to_batch(log_type, records, time_field=time_field, resource_id=resource_id)
 
 
 def to_batch(
     log_type: str, records: Sequence[Mapping[str, Any]], *, time_field: str | None, resource_id: str | None
 ) -> RawBatch:
+    """Records as parsed from JSON (str, int, float, bool, None, dict, list values) -> one batch."""
     n = len(records)
     raw: dict[str, list[Any] | pa.Array] = {}  # raw field name + suffix -> values
     for field in dict.fromkeys(chain.from_iterable(records)):  # every field, in order of appearance
-        values = [r.get(field) for r in records]
+        try:
+            values = list(map(itemgetter(field), records))
+        except KeyError:  # a field some records lack
+            values = [r.get(field) for r in records]
+        if type(values[0]) is str:  # most often plain text: one conversion tells, no scan of the types
+            try:
+                strings = pa.array(values, pa.string())  # converts only str (JSON strings) and None
+            except (pa.ArrowTypeError, pa.ArrowInvalid):
+                pass
+            else:
+                _text(raw, field, strings)
+                continue
         kinds = set(map(type, values))
         kinds.discard(_NONE)
         if kinds == _STR:
-            strings = pa.array(values, pa.string())
-            if not _special(strings):  # the common case, decided column-wise: plain text
-                _add(raw, field + "_s", strings)
-                continue
+            _text(raw, field, pa.array(values, pa.string()))
+            continue
         elif kinds and kinds <= _NUMBER:
             _add(raw, field + "_d", values)
             continue
@@ -104,6 +123,7 @@ def to_batch(
 
 
 _NONE: type = type(None)
+_DICT: frozenset[type] = frozenset({dict})
 _STR: frozenset[type] = frozenset({str})
 _BOOL: frozenset[type] = frozenset({bool})
 _NUMBER: frozenset[type] = frozenset({int, float})
@@ -111,15 +131,44 @@ _GUID_RE2 = _GUID.pattern.replace(r"\Z", "$")  # RE2's $ is the end of the text,
 _ISO_RE2 = _ISO.pattern.replace(r"\Z", "$").replace(r"\d", "[0-9]")
 
 
-def _special(strings: pa.Array) -> bool:
-    """Whether any value looks like a GUID or an ISO 8601 date-time (and so gets `_g` or `_t`).
-    Both are ASCII, so byte lengths select the few candidates the regular expressions look at."""
+def _text(raw: dict[str, list[Any] | pa.Array], field: str, strings: pa.Array) -> None:
+    """A field whose values are all text (or null): plain text, GUIDs and date-times split into `_s`,
+    `_g` and `_t` by the same tests as `_per_value`, on whole columns; columns are added in the order
+    of their first value, as `_per_value` adds them. GUIDs and date-times are ASCII, so byte lengths
+    rule most columns out before any regular expression runs."""
     lengths = pc.binary_length(strings)
-    guids = pc.filter(strings, pc.equal(lengths, 36))
-    if len(guids) and pc.any(pc.match_substring_regex(guids, _GUID_RE2)).as_py():
-        return True
-    dates = pc.filter(strings, pc.and_(pc.greater_equal(lengths, 16), pc.less_equal(lengths, 40)))
-    return bool(len(dates) and pc.any(pc.match_substring_regex(dates, _ISO_RE2)).as_py())
+    bounds = pc.min_max(lengths).as_py()
+    if bounds["min"] is None or bounds["max"] < 16 or bounds["min"] > 40:  # the common case: plain text
+        _add(raw, field + "_s", strings)
+        return
+    guid = _matches(strings, pc.equal(lengths, 36), _GUID_RE2)
+    iso = _matches(strings, pc.and_(pc.greater_equal(lengths, 16), pc.less_equal(lengths, 40)), _ISO_RE2)
+    if guid is None and iso is None:
+        _add(raw, field + "_s", strings)
+        return
+    special = guid if iso is None else iso if guid is None else pc.or_(guid, iso)
+    plain = pc.and_(pc.is_valid(strings), pc.invert(special))
+    parts = []
+    for suffix, mask in (("_s", plain), ("_g", guid), ("_t", iso)):
+        first = -1 if mask is None else pc.index(mask, True).as_py()
+        if first >= 0:
+            parts.append((first, suffix, mask))
+    for _, suffix, mask in sorted(parts):
+        column = strings if pc.all(mask).as_py() else pc.if_else(mask, strings, _NULL_TEXT)
+        # date-times go on as text values, converted with the table's type like any other column
+        _add(raw, field + suffix, column.to_pylist() if suffix == "_t" else column)
+
+
+def _matches(strings: pa.Array, candidates: pa.Array, pattern: str) -> pa.Array | None:
+    """Where `strings` match `pattern` (false for nulls), tried only if some are `candidates`; None
+    when none match."""
+    if not pc.any(candidates).as_py():
+        return None
+    found = pc.fill_null(pc.and_(candidates, pc.match_substring_regex(strings, pattern)), False)
+    return found if pc.any(found).as_py() else None
+
+
+_NULL_TEXT = pa.scalar(None, pa.string())
 
 
 def _add(raw: dict[str, list[Any] | pa.Array], key: str, values: list[Any] | pa.Array) -> None:

@@ -93,3 +93,50 @@ def test_all_null_field_makes_no_column_and_too_many_fields_are_refused() -> Non
     wide = [{f"f{i}": i for i in range(MAX_COLUMNS + 1)}]
     with pytest.raises(IngestError, match="more than"):
         to_batch("App", wide, time_field=None, resource_id=None)
+
+
+TEXT_SAMPLES = [
+    "plain",
+    "",
+    GUID,
+    GUID.upper(),
+    GUID[:-1] + "g",  # not hex
+    GUID + " ",  # 37 characters
+    "2026-01-01T00:00:00Z",
+    "2026-01-01 00:00",  # 16 characters, no seconds
+    "2026-01-01T00:00:00.123+02:00",
+    "2026-01-01T00:00:00.1234567Z",
+    "2026-01-01T00:00:00Z\n",  # a trailing newline: text
+    "2026-01-01T00:00:00.12345678901234567890Z",  # 41 characters: text
+    "٢٠٢٦-01-01T00:00:00Z",  # non-ASCII digits: text
+    "2026-01-01 is a date",
+    "é" * 18,
+    None,
+]
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_whole_text_columns_split_as_value_by_value(seed: int) -> None:
+    """The vectorized split of an all-text field gives the columns (and their order) of _per_value."""
+    import random
+
+    from calypso.workspace.ingest.datacollector import _per_value
+
+    rng = random.Random(seed)
+    column = [rng.choice(TEXT_SAMPLES) for _ in range(rng.randint(1, 40))]
+    if seed == 0:
+        column = [s for s in TEXT_SAMPLES if s is not None]
+    if all(v is None for v in column):
+        column[0] = "plain"
+    batch = to_batch("App", [{"f": v} for v in column], time_field=None, resource_id=None)
+    expected: dict[str, Any] = {}
+    _per_value(expected, "f", column, len(column))
+    assert list(batch.columns) == list(expected)
+    assert {k: values(v) for k, v in batch.columns.items()} == expected
+
+
+def test_a_field_of_date_times_only_is_one_datetime_column() -> None:
+    column = ["2026-01-01T00:00:00Z", None, "2026-01-01T00:00:00.5+01:00"]
+    batch = to_batch("App", [{"when": v} for v in column], time_field=None, resource_id=None)
+    assert list(batch.columns) == ["when_t"] and values(batch.columns["when_t"]) == column
+    assert batch.type_hints == {"when_t": "datetime"}

@@ -27,6 +27,7 @@ from .. import ast as A
 from ..binder import Scope, Typed
 from ..errors import KqlError
 from ..scalars import translate
+from .template import instantiate, slot
 
 
 @dataclass(frozen=True)
@@ -130,14 +131,15 @@ FIT_LINE_PARTS = (
 )
 
 
-def _series_arg(call: A.Call, scope: Scope) -> tuple[ArrayOps, str]:
+def _series_arg(call: A.Call, scope: Scope) -> tuple[ArrayOps, str, exp.Expression]:
+    """The engine's operations, the series' doubles as template text (over `slot(0)`), the series."""
     o = OPS.get(scope.ctx.dialect.name)
     if o is None:
         raise KqlError("UnsupportedFunction", f"{call.name} is not supported by {scope.ctx.dialect.name}")
     if not call.args:
         raise KqlError("SyntaxError", f"{call.name}() expects a series", *call.pos)
     a = translate(call.args[0], scope)
-    return o, o.doubles(a.sql.sql(dialect=scope.ctx.dialect.sqlglot_dialect))
+    return o, o.doubles(slot(0)), a.sql
 
 
 # `_name[i]` / `_name[i][j]` in the templates: spelled as calls before parsing, because sqlglot
@@ -157,17 +159,17 @@ def index_calls(o: ArrayOps, text: str) -> str:
     return _INDEXED.sub(call, text)
 
 
-def _parse(text: str, scope: Scope) -> exp.Expression:
+def _parse(text: str, scope: Scope, *slots: exp.Expression) -> exp.Expression:
     o = OPS[scope.ctx.dialect.name]
-    return exp.maybe_parse(index_calls(o, text), dialect=scope.ctx.dialect.sqlglot_dialect)
+    return instantiate(index_calls(o, text), scope.ctx.dialect.sqlglot_dialect, *slots)
 
 
 def series_fit_line(call: A.Call, scope: Scope, index: int) -> Typed:
     if len(call.args) != 1:
         raise KqlError("SyntaxError", "series_fit_line() expects one series", *call.pos)
-    o, y = _series_arg(call, scope)
+    o, y, series = _series_arg(call, scope)
     part, kusto_type = FIT_LINE_PARTS[index]
-    return Typed(_parse(_fit_part(o, y, part), scope), kusto_type)
+    return Typed(_parse(_fit_part(o, y, part), scope, series), kusto_type)
 
 
 # ---- decompose + anomalies -----------------------------------------------------------------------
@@ -247,15 +249,15 @@ _TUKEY = {"ctukey": (0.1, 0.9), "tukey": (0.25, 0.75)}
 def series_decompose_anomalies(call: A.Call, scope: Scope, index: int) -> Typed:
     if not 1 <= len(call.args) <= 7:
         raise KqlError("SyntaxError", "series_decompose_anomalies() expects 1 to 7 arguments", *call.pos)
-    o, y = _series_arg(call, scope)
-    threshold = "1.5"
+    o, y, series = _series_arg(call, scope)
+    threshold, slots = "1.5", [series]
     if len(call.args) > 1:
         t = translate(call.args[1], scope)
         if t.type not in ("int", "long", "real", "decimal"):
             raise KqlError(
                 "TypeMismatch", "series_decompose_anomalies() threshold must be a number", *call.pos
             )
-        threshold = f"CAST({t.sql.sql(dialect=scope.ctx.dialect.sqlglot_dialect)} AS DOUBLE)"
+        threshold, slots = f"CAST({slot(1)} AS DOUBLE)", [series, t.sql]
     period = _int_arg(call, 2, -1)
     trend = _str_arg(call, 3, "avg", ("avg", "linefit", "none"))
     if _int_arg(call, 4, 0) != 0:
@@ -275,7 +277,7 @@ def series_decompose_anomalies(call: A.Call, scope: Scope, index: int) -> Typed:
         else:
             flag = f"CASE WHEN _p > {threshold} THEN 1 WHEN _p < -{threshold} THEN -1 ELSE 0 END"
             body = o.to_dynamic(o.map("_p", flag, scores))
-    return Typed(_parse(_let(o, "_y", y, body), scope), "dynamic")
+    return Typed(_parse(_let(o, "_y", y, body), scope, *slots), "dynamic")
 
 
 def decompose_anomalies_flags(call: A.Call, scope: Scope) -> Typed:

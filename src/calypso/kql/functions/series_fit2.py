@@ -32,6 +32,7 @@ from .. import ast as A
 from ..binder import Scope, Typed
 from ..errors import KqlError
 from .series_fit import _ICEPT, _SLOPE, OPS, ArrayOps, _fit_stats, _let, _series_arg, index_calls
+from .template import instantiate, slot
 
 FIT_2LINES_PARTS = (
     ("rsquare", "real"),
@@ -171,22 +172,19 @@ def _part(o: ArrayOps, dialect: str, record: str, index: int) -> str:
     return value
 
 
-def _parse_sql(text: str, scope: Scope) -> exp.Expression:
-    return exp.maybe_parse(text, dialect=scope.ctx.dialect.sqlglot_dialect)
-
-
 def fit_2lines_record(call: A.Call, scope: Scope) -> Typed:
     """The engine list every output is read from (computed once per row by multi-assignment)."""
     if len(call.args) != 1:
         raise KqlError("SyntaxError", "series_fit_2lines() expects one series", *call.pos)
-    o, y = _series_arg(call, scope)
-    return Typed(_parse_sql(_record(o, scope.ctx.dialect.name, y), scope), "dynamic")
+    o, y, series = _series_arg(call, scope)
+    text = _record(o, scope.ctx.dialect.name, y)
+    return Typed(instantiate(text, scope.ctx.dialect.sqlglot_dialect, series), "dynamic")
 
 
 def fit_2lines_part(record: exp.Expression, index: int, scope: Scope) -> Typed:
     o = OPS[scope.ctx.dialect.name]
-    text = record.sql(dialect=scope.ctx.dialect.sqlglot_dialect)
-    return Typed(_parse_sql(_part(o, scope.ctx.dialect.name, text, index), scope), FIT_2LINES_PARTS[index][1])
+    text = _part(o, scope.ctx.dialect.name, slot(0), index)
+    return Typed(instantiate(text, scope.ctx.dialect.sqlglot_dialect, record), FIT_2LINES_PARTS[index][1])
 
 
 def series_fit_2lines(call: A.Call, scope: Scope, index: int) -> Typed:

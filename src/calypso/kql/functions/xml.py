@@ -34,6 +34,7 @@ from .. import ast as A
 from ..binder import Scope, Typed
 from ..errors import KqlError
 from .base import ScalarFn, args
+from .template import instantiate, slot
 
 TOKENS = r"""(?s)<!--.*?-->|<!\[CDATA\[.*?\]\]>|<(?:[^>"']|"[^"]*"|'[^']*')*>|[^<]+"""
 TAG_NAME = r"^</?\s*([^\s/>]+)"
@@ -270,9 +271,8 @@ def _parse_xml(call: A.Call, scope: Scope) -> Typed:
     o = OPS.get(scope.ctx.dialect.name)
     if o is None:
         raise KqlError("UnsupportedFunction", f"parse_xml is not supported by {scope.ctx.dialect.name}")
-    s = xml.sql.sql(dialect=scope.ctx.dialect.sqlglot_dialect)
-    text = o.to_dynamic(_T(o).parse_xml(f"({s})"))
-    return Typed(exp.maybe_parse(text, dialect=scope.ctx.dialect.sqlglot_dialect), "dynamic", xml.is_agg)
+    text = o.to_dynamic(_T(o).parse_xml(f"({slot(0)})"))
+    return Typed(instantiate(text, scope.ctx.dialect.sqlglot_dialect, xml.sql), "dynamic", xml.is_agg)
 
 
 XML: dict[str, ScalarFn] = {"parse_xml": _parse_xml}

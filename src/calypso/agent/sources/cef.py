@@ -11,13 +11,14 @@ Invariants:
 - `to_record` fills only `CommonSecurityLog` columns: keys with a documented column (short or full
   ArcSight name) go there, converted to the column's Kusto type; every other key, and any value that
   does not convert (a port that is not a number), goes to `AdditionalExtensions` as `key=value` pairs
-  joined by `;`, in message order. Text before the first key is kept there under no key.
+  joined by `;`, in message order. Text before the first key is kept there under no key. An empty
+  value leaves a numeric or time column null; times may carry a zone (`GMT`, `CET`, `+0100`).
 """
 
 from __future__ import annotations
 
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any, NamedTuple
 
 from calypso.agent.sources.base import iso
@@ -204,6 +205,38 @@ for _i in range(1, 5):
 
 KEY_TO_COLUMN: dict[str, str] = {**_SHORT, **{full: _SHORT[short] for full, short in _FULL_TO_SHORT.items()}}
 
+# Time-zone names devices write after a time (CEF `MMM dd HH:mm:ss zzz`, Cisco `show-timezone`) -> UTC
+# offset in minutes. Names with several common meanings (IST, BST) are left out: the caller's zone is used.
+ZONE_OFFSETS: dict[str, int] = {
+    "UTC": 0, "GMT": 0, "UT": 0, "Z": 0, "WET": 0, "WEST": 60, "CET": 60, "CEST": 120, "MET": 60,
+    "MEST": 120, "EET": 120, "EEST": 180, "MSK": 180, "EST": -300, "EDT": -240, "CST": -360, "CDT": -300,
+    "MST": -420, "MDT": -360, "PST": -480, "PDT": -420, "AKST": -540, "AKDT": -480, "HST": -600, "JST": 540,
+    "KST": 540, "HKT": 480, "SGT": 480, "AWST": 480, "ACST": 570, "AEST": 600, "AEDT": 660, "NZST": 720,
+    "NZDT": 780,
+}  # fmt: skip
+_ZONE = re.compile(r"([A-Za-z]{1,5})?(?:([+-])(\d{1,2})(?::?(\d{2}))?)?")
+
+
+def zone_offset(name: str) -> timedelta | None:
+    """UTC offset of a zone written as `UTC`, `CET`, `+0100`, `-05:00`, `GMT+01:00`; None if unknown."""
+    m = _ZONE.fullmatch(name)
+    if m is None or not name:
+        return None
+    letters, sign, hours, minutes = m.groups()
+    base = 0
+    if letters is not None:
+        known = ZONE_OFFSETS.get(letters.upper())
+        if known is None or (sign and known != 0):
+            return None
+        base = known
+    if sign:
+        offset = int(hours) * 60 + int(minutes or 0)
+        if offset >= 24 * 60:
+            return None
+        base += -offset if sign == "-" else offset
+    return timedelta(minutes=base)
+
+
 _COLUMN_TYPES: dict[str, str] = dict(standard_tables()[TABLE])
 _INT32 = (-(2**31), 2**31 - 1)
 _KEY = re.compile(r"(?:^|(?<=\s))([A-Za-z0-9_.,\[\]-]+)=")
@@ -275,23 +308,37 @@ def parse(text: str) -> Event | None:
     return Event(v.strip(), vendor, product, version, sig, name, severity, ext, leading)
 
 
+def _strptime(value: str) -> datetime | None:
+    for fmt in _CEF_TIME_FORMATS:
+        try:
+            return datetime.strptime(value, fmt)
+        except ValueError:
+            continue
+    return None
+
+
 def _to_datetime(value: str) -> str | None:
+    """A CEF time (epoch milliseconds, `MMM dd [yyyy] HH:mm:ss[.SSS] [zone]`, or ISO 8601) in wire form."""
     if value.isdigit():  # milliseconds since the epoch
         try:
             return iso(datetime.fromtimestamp(int(value) / 1000, UTC))
         except (OverflowError, OSError, ValueError):
             return None
-    for fmt in _CEF_TIME_FORMATS:
-        try:
-            dt = datetime.strptime(value, fmt)
-        except ValueError:
-            continue
+    dt = _strptime(value)
+    if dt is None:
+        head, _, zone = value.rpartition(" ")
+        offset = zone_offset(zone) if head else None
+        if offset is not None:
+            dt = _strptime(head)
+            if dt is not None:
+                dt = dt.replace(tzinfo=timezone(offset))
+    if dt is not None:
         if dt.year == 1900:
             dt = dt.replace(year=datetime.now(UTC).year)
         return iso(dt)
     try:
         return iso(datetime.fromisoformat(value.replace("Z", "+00:00")))
-    except ValueError:
+    except (ValueError, OverflowError):
         return None
 
 
@@ -328,11 +375,14 @@ def to_record(event: Event) -> dict[str, Any]:
     extra: list[str] = [event.leading] if event.leading else []
     for key, value in event.extensions:
         column = KEY_TO_COLUMN.get(key)
-        converted = None if column is None else _convert(column, value)
-        if column is None or converted is None:
+        if column is None:
             extra.append(f"{key}={value}")
-        else:
+            continue
+        converted = _convert(column, value)
+        if converted is not None:
             record[column] = converted
+        elif value:  # an empty value leaves a numeric or time column null
+            extra.append(f"{key}={value}")
     if extra:
         record["AdditionalExtensions"] = ";".join(extra)
     return record

@@ -3,7 +3,8 @@
 Invariants:
 - Each data line is read against the `#Fields:` directive in force at that point of its file;
   directives may change mid-file. After a restart in the middle of a file, the last `#Fields:`
-  before the resume offset is found by re-reading the file's beginning, so columns never shift.
+  before the resume offset is found by re-reading the file's beginning (past a UTF-8 BOM), so
+  columns never shift.
 - A line whose token count differs from its `#Fields`, or that comes before any `#Fields`, is
   skipped and counted (never guessed). `-` is W3C's empty marker: string columns get "", numeric
   columns are left null. A numeric column that does not parse is left null and counted.
@@ -173,6 +174,8 @@ class W3CHandler:
                 head = f.read(before)
         except OSError:
             return state
+        if head.startswith(b"\xef\xbb\xbf"):
+            head = head[3:]
         for raw in head.splitlines():
             if raw.startswith(b"#"):
                 directive, _, rest = raw[1:].decode("utf-8", "replace").partition(":")

@@ -108,3 +108,115 @@ def test_fuzz_known_keys_never_raise(pairs: list[tuple[str, str]]) -> None:
     event = cef.parse(f"CEF:0|v|p|1|2|n|3|{ext}")
     assert event is not None
     cef.to_record(event)
+
+
+@pytest.mark.parametrize(
+    ("value", "expected"),
+    [
+        ("1732525200000", "2024-11-25T09:00:00.000000Z"),
+        ("Nov 25 2024 09:00:00", "2024-11-25T09:00:00.000000Z"),
+        ("Nov 25 2024 09:00:00.250", "2024-11-25T09:00:00.250000Z"),
+        ("Nov 25 2024 09:00:00 GMT", "2024-11-25T09:00:00.000000Z"),
+        ("Nov 25 2024 10:00:00.5 CET", "2024-11-25T09:00:00.500000Z"),
+        ("Nov 25 2024 04:00:00 EST", "2024-11-25T09:00:00.000000Z"),
+        ("Nov 25 2024 10:00:00 +0100", "2024-11-25T09:00:00.000000Z"),
+        ("Nov 25 2024 09:00:00 GMT+00:00", "2024-11-25T09:00:00.000000Z"),
+        ("2024-11-25T10:00:00.1234567+01:00", "2024-11-25T09:00:00.123456Z"),
+        ("2024-11-25 09:00:00Z", "2024-11-25T09:00:00.000000Z"),
+    ],
+)
+def test_start_and_end_times_in_the_spec_formats(value: str, expected: str) -> None:
+    event = cef.parse(f"CEF:0|v|p|1|2|n|3|start={value} end={value} act=x")
+    assert event is not None
+    rec = cef.to_record(event)
+    assert (rec.get("StartTime"), rec.get("EndTime")) == (expected, expected), rec
+    assert "AdditionalExtensions" not in rec
+
+
+def test_empty_values_leave_numeric_columns_null_and_strings_empty() -> None:
+    # Palo Alto and others send every key, many without a value
+    event = cef.parse("CEF:0|v|p|1|2|n|3|dpt= spt= start= duser= cs1= cs1Label=Rule src=10.0.0.1")
+    assert event is not None
+    rec = cef.to_record(event)
+    assert "DestinationPort" not in rec and "SourcePort" not in rec and "StartTime" not in rec
+    assert (rec["DestinationUserName"], rec["DeviceCustomString1"], rec["SourceIP"]) == ("", "", "10.0.0.1")
+    assert "AdditionalExtensions" not in rec
+
+
+def test_common_firewall_event_fills_documented_columns() -> None:
+    event = cef.parse(
+        r"CEF:0|Palo Alto Networks|PAN-OS|10.1.0|end|TRAFFIC|1|rt=Nov 25 2024 09:00:00 GMT "
+        r"deviceExternalId=0123456789 src=10.0.0.5 dst=8.8.8.8 sourceTranslatedAddress=203.0.113.1 "
+        r"suser=corp\\alice duser= app=dns cs1Label=Rule cs1=allow dns cs2Label=Src Zone cs2=trust "
+        r"deviceInboundInterface=ethernet1/1 cnt=1 spt=53122 dpt=53 sourceTranslatedPort=40001 proto=UDP "
+        r"act=allow in=80 out=160 cat=end dvchost=pa-fw1 dvc=10.0.0.1 shost=ws1 dhost=dns.google "
+        r"smac=00:11:22:33:44:55 dmac=66:77:88:99:aa:bb outcome=success reason=aged-out "
+        r"request=https://example.com/a?b\=c requestMethod=GET msg=multi word\nmessage fname=a.txt "
+        r"filePath=C:\\temp\\a.txt fileHash=0123abcd cn1Label=Session cn1=8675309 "
+        r"deviceCustomDate1Label=First deviceCustomDate1=Nov 25 2024 08:59:00 end=1732525260000 "
+        r"PanOSSessionID=42"
+    )
+    assert event is not None
+    rec = cef.to_record(event)
+    expected = {
+        "DeviceVendor": "Palo Alto Networks", "DeviceProduct": "PAN-OS", "DeviceVersion": "10.1.0",
+        "DeviceEventClassID": "end", "Activity": "TRAFFIC", "LogSeverity": "1",
+        "ReceiptTime": "Nov 25 2024 09:00:00 GMT", "DeviceExternalID": "0123456789",
+        "SourceIP": "10.0.0.5", "DestinationIP": "8.8.8.8", "SourceTranslatedAddress": "203.0.113.1",
+        "SourceUserName": "corp\\alice", "DestinationUserName": "", "ApplicationProtocol": "dns",
+        "DeviceCustomString1Label": "Rule", "DeviceCustomString1": "allow dns",
+        "DeviceCustomString2Label": "Src Zone", "DeviceCustomString2": "trust",
+        "DeviceInboundInterface": "ethernet1/1", "EventCount": 1, "SourcePort": 53122, "DestinationPort": 53,
+        "SourceTranslatedPort": 40001, "Protocol": "UDP", "DeviceAction": "allow", "ReceivedBytes": 80,
+        "SentBytes": 160, "DeviceEventCategory": "end", "DeviceName": "pa-fw1", "DeviceAddress": "10.0.0.1",
+        "SourceHostName": "ws1", "DestinationHostName": "dns.google", "SourceMACAddress": "00:11:22:33:44:55",
+        "DestinationMACAddress": "66:77:88:99:aa:bb", "EventOutcome": "success", "Reason": "aged-out",
+        "RequestURL": "https://example.com/a?b=c", "RequestMethod": "GET", "Message": "multi word\nmessage",
+        "FileName": "a.txt", "FilePath": "C:\\temp\\a.txt", "FileHash": "0123abcd",
+        "DeviceCustomNumber1Label": "Session", "DeviceCustomNumber1": 8675309,
+        "DeviceCustomDate1Label": "First", "DeviceCustomDate1": "Nov 25 2024 08:59:00",
+        "EndTime": "2024-11-25T09:01:00.000000Z", "AdditionalExtensions": "PanOSSessionID=42",
+    }  # fmt: skip
+    assert rec == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "vendor", "product", "name", "severity"),
+    [
+        (r"CEF:0|Ac\|me|F\\W|1|2|Blocked \| dropped|Very-High|", "Ac|me", "F\\W", "Blocked | dropped", "Very-High"),
+        ("CEF:1|Acme|FW|1|2|n|Low|src=1.2.3.4", "Acme", "FW", "n", "Low"),
+        ("CEF:0|Acme|FW|1|2|n|10|", "Acme", "FW", "n", "10"),
+    ],
+)  # fmt: skip
+def test_header_variants(text: str, vendor: str, product: str, name: str, severity: str) -> None:
+    event = cef.parse(text)
+    assert event is not None
+    rec = cef.to_record(event)
+    assert (rec["DeviceVendor"], rec["DeviceProduct"], rec["Activity"], rec["LogSeverity"]) == (
+        vendor,
+        product,
+        name,
+        severity,
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "minutes"),
+    [
+        ("UTC", 0),
+        ("gmt", 0),
+        ("CEST", 120),
+        ("+0530", 330),
+        ("-05:00", -300),
+        ("GMT+01:00", 60),
+        ("UTC-3", -180),
+    ],
+)
+def test_zone_offsets(name: str, minutes: int) -> None:
+    offset = cef.zone_offset(name)
+    assert offset is not None and offset.total_seconds() == minutes * 60
+
+
+@pytest.mark.parametrize("name", ["", "XYZ", "CET+01:00", "+25:00", "IST", "Europe/Paris"])
+def test_unknown_zones_are_none(name: str) -> None:
+    assert cef.zone_offset(name) is None

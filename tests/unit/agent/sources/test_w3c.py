@@ -147,3 +147,59 @@ def test_fuzz_handler_never_raises(lines: list[str]) -> None:
         if rec is not None:
             assert isinstance(rec.get("sPort", 0), int)
             assert rec["TimeGenerated"].endswith("Z")
+
+
+IIS_FIELDS = (
+    "#Fields: date time s-sitename s-computername s-ip cs-method cs-uri-stem cs-uri-query s-port "
+    "cs-username c-ip cs-version cs(User-Agent) cs(Cookie) cs(Referer) cs-host sc-status sc-substatus "
+    "sc-win32-status sc-bytes cs-bytes time-taken\r\n"
+)
+
+
+def test_full_iis_field_set_with_crlf_and_directives(tmp_path: Path) -> None:
+    log = tmp_path / "u_ex241125.log"
+    with open(log, "wb") as f:
+        f.write(
+            b"#Software: Microsoft Internet Information Services 10.0\r\n#Version: 1.0\r\n"
+            b"#Date: 2024-11-25 09:00:00\r\n"
+            + IIS_FIELDS.encode()
+            + b"2024-11-25 09:00:01 W3SVC1 WEB01 10.0.0.5 GET /default.aspx id=1&x=y 443 CONTOSO\\bob "
+            b"203.0.113.9 HTTP/1.1 Mozilla/5.0+(Windows+NT+10.0;+Win64;+x64) ASP.NET_SessionId=abc "
+            b"https://www.example.com/ www.example.com 200 0 0 5123 432 15\r\n"
+            b"2024-11-25 09:00:02 W3SVC1 WEB01 10.0.0.5 POST /api - 443 - 2001:db8::1 HTTP/2 - - - - "
+            b"500 19 64 - - 1\r\n"
+        )
+    src, sink = source(tmp_path, [str(log)]), Sink()
+    collect(src, sink)
+    assert len(sink.records) == 2
+    first, second = sink.records
+    assert first == {
+        "TimeGenerated": "2024-11-25T09:00:01.000000Z", "Computer": "iis01", "sSiteName": "W3SVC1",
+        "sIP": "10.0.0.5", "csMethod": "GET", "csUriStem": "/default.aspx", "csUriQuery": "id=1&x=y",
+        "sPort": 443, "csUserName": "CONTOSO\\bob", "cIP": "203.0.113.9", "csVersion": "HTTP/1.1",
+        "csUserAgent": "Mozilla/5.0+(Windows+NT+10.0;+Win64;+x64)", "csCookie": "ASP.NET_SessionId=abc",
+        "csReferer": "https://www.example.com/", "csHost": "www.example.com", "scStatus": "200",
+        "scSubStatus": "0", "scWin32Status": "0", "scBytes": 5123, "csBytes": 432, "TimeTaken": 15,
+    }  # fmt: skip
+    assert (second["cIP"], second["csUriQuery"], second["scStatus"], second["scWin32Status"]) == (
+        "2001:db8::1",
+        "",
+        "500",
+        "64",
+    )
+    assert "scBytes" not in second and "csBytes" not in second
+    assert src.status()["directives"] == 4
+
+
+def test_bom_before_first_directive_and_restart(tmp_path: Path) -> None:
+    log = tmp_path / "u_ex241126.log"
+    with open(log, "wb") as f:
+        f.write(b"\xef\xbb\xbf#Fields: date time c-ip sc-status\r\n2024-11-26 00:00:01 10.0.0.1 200\r\n")
+    src, sink = source(tmp_path, [str(log)]), Sink()
+    collect(src, sink)
+    assert [r["cIP"] for r in sink.records] == ["10.0.0.1"]
+    with open(log, "ab") as f:
+        f.write(b"2024-11-26 00:00:02 10.0.0.2 404\r\n")
+    src2, sink2 = source(tmp_path, [str(log)]), Sink()  # restarted: the #Fields is re-read past the BOM
+    collect(src2, sink2)
+    assert [(r["cIP"], r["scStatus"]) for r in sink2.records] == [("10.0.0.2", "404")]

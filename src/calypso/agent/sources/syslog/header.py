@@ -3,6 +3,7 @@
 Invariant: a `Header` is what the parsers could prove from the text; `ok` is False when the header
 did not follow its format, in which case `message` holds the whole text after the PRI, unaltered.
 `event_time` is already in the wire form (`base.iso`) or None when the message carries no usable time.
+`msg_at` is where MSG starts inside `message` (after RFC 5424 STRUCTURED-DATA), so a CEF body is found.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ class Header(NamedTuple):
     pid: int | None
     message: str
     ok: bool
+    msg_at: int = 0
 
 
 MAX_PID = 2**31 - 1
@@ -50,7 +52,12 @@ def parse_iso(text: str, zone: tzinfo = UTC) -> str | None:
     try:
         dt = datetime.fromisoformat(text)
     except ValueError:
-        return None
+        if text[16:19] != ":60":
+            return None
+        try:  # a leap second: the last instant of its minute
+            dt = datetime.fromisoformat(f"{text[:17]}59{text[19:]}").replace(microsecond=999_999)
+        except ValueError:
+            return None
     if dt.tzinfo is None:
         dt = dt.replace(tzinfo=zone)
     try:

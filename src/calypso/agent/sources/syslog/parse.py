@@ -1,11 +1,14 @@
 """From the raw bytes of one syslog message to one record for `Syslog` or `CommonSecurityLog`.
 
 Invariants:
-- `MessageParser.parse` never raises: invalid UTF-8 is replaced, a missing PRI means user.notice,
-  a header that follows neither RFC 3164 nor RFC 5424 is stored raw (SyslogMessage = the text after
-  the PRI) and reported as `header_ok=False` so the caller can count it;
-- a message whose body (after the syslog header) starts with `CEF:` becomes a CommonSecurityLog
-  record; if its CEF header is malformed it stays a Syslog record (reported as `cef_error`);
+- `MessageParser.parse` never raises: invalid UTF-8 is replaced, a BOM before or after the PRI dropped, a missing
+  PRI means user.notice, a header that follows neither RFC 3164 nor RFC 5424 is stored raw
+  (SyslogMessage = the text after the PRI) and reported as `header_ok=False` so the caller can count
+  it; a valid PRI followed by `TAG: MSG` and no timestamp is a header (reception time);
+- a message whose body (after the syslog header and any STRUCTURED-DATA) starts with `CEF:` becomes
+  a CommonSecurityLog record; if its CEF header is malformed it stays a Syslog record (reported as
+  `cef_error`). A well-formed CEF record after a prefix (` CEF:` further in) is taken too; a
+  malformed one there is just text;
 - Computer and HostName are the HOSTNAME from the message, or the sender's address when the message
   has none; HostIP is the sender's address; CollectorHostName is this machine; EventTime is the
   message's timestamp, or the reception time when it has none.
@@ -21,7 +24,7 @@ from calypso.agent.sources.base import iso
 from calypso.agent.sources.syslog import rfc5424
 from calypso.agent.sources.syslog.header import Header
 from calypso.agent.sources.syslog.names import DEFAULT_PRI, PRI_NAMES
-from calypso.agent.sources.syslog.rfc3164 import Rfc3164Parser
+from calypso.agent.sources.syslog.rfc3164 import Rfc3164Parser, untimed
 
 SYSLOG = "Syslog"
 CEF = cef.TABLE
@@ -37,7 +40,11 @@ class Parsed(NamedTuple):
 
 
 def split_pri(text: str) -> tuple[int, str, bool]:
-    """(PRI, text after it, whether a valid PRI was present). Invalid PRI -> default, text kept whole."""
+    """(PRI, text after it, whether a valid PRI was present). Invalid PRI -> default, text kept whole.
+
+    A BOM before the PRI is skipped."""
+    if not text.startswith("<") and text.startswith("\ufeff<"):
+        text = text[1:]
     if text.startswith("<"):
         end = text.find(">", 1, 5)
         if end > 1:
@@ -67,7 +74,17 @@ class MessageParser:
         self.zone = zone
         self.rfc3164 = Rfc3164Parser(zone)
 
-    def header(self, body: str, now: datetime) -> Header:
+    def header(self, body: str, now: datetime, has_pri: bool = True) -> Header:
+        head = self._header(body, now)
+        if not head.ok:
+            if body.startswith("\ufeff"):  # a BOM between the PRI and the header
+                body = body[1:]
+                head = self._header(body, now)
+            if not head.ok and has_pri:
+                return untimed(body)
+        return head
+
+    def _header(self, body: str, now: datetime) -> Header:
         if rfc5424.is_rfc5424(body):
             parsed = rfc5424.parse(body, self.zone)
             if parsed.ok:
@@ -77,26 +94,28 @@ class MessageParser:
     def parse(self, data: bytes, peer: str | None, now: datetime, received: str | None = None) -> Parsed:
         """Parse one message. `now` (aware) places year-less timestamps; `received` is its wire form."""
         text = decode(data)
-        pri, body, _ = split_pri(text)
-        head = self.header(body, now)
+        pri, body, has_pri = split_pri(text)
+        head = self.header(body, now, has_pri)
         host = head.host or peer or self.collector
         event_time = head.event_time or received or iso(now)
         message = head.message
-        if not head.ok:
-            cef_at = message.find("CEF:")
-            if cef_at == 0 or (cef_at > 0 and message[cef_at - 1] == " "):
-                message = message[cef_at:]
-        if message.startswith("CEF:"):
-            event = cef.parse(message)
+        cef_at, strict = -1, False
+        if "CEF:" in message:
+            if message.startswith("CEF:", head.msg_at):
+                cef_at, strict = head.msg_at, True
+            else:  # after a prefix: a relay's header, a key=value the device adds
+                cef_at = message.find(" CEF:")
+                if cef_at >= 0:
+                    cef_at, strict = cef_at + 1, not head.ok
+        cef_error = False
+        if cef_at >= 0:
+            event = cef.parse(message[cef_at:] if cef_at else message)
             if event is not None:
                 record = cef.to_record(event)
                 record["Computer"] = host
                 record["CollectorHostName"] = self.collector
                 return Parsed(CEF, record, pri, True, False)
-            message = head.message
-            cef_error = True
-        else:
-            cef_error = False
+            cef_error = strict
         facility, severity = PRI_NAMES[pri]
         record = {
             "Computer": host,

@@ -4,7 +4,8 @@ Invariants:
 - never raises on any str input; a header with missing fields or an unterminated STRUCTURED-DATA
   element yields `Header(ok=False)` with the text after the PRI kept whole as the message;
 - STRUCTURED-DATA is kept verbatim (escapes untouched) at the start of the message, followed by a
-  space and MSG, the way Azure's `SyslogMessage` shows it; a UTF-8 BOM before MSG is removed;
+  space and MSG, the way Azure's `SyslogMessage` shows it (`msg_at` marks where MSG starts); a UTF-8
+  BOM before MSG is removed; runs of spaces between header fields count as one;
 - NILVALUE (`-`) fields become None.
 """
 
@@ -16,6 +17,7 @@ from datetime import UTC, tzinfo
 from calypso.agent.sources.syslog.header import Header, parse_iso, parse_pid
 
 VERSION = re.compile(r"[1-9]\d{0,2} ")
+_SPACES = re.compile(" +")
 
 
 def is_rfc5424(text: str) -> bool:
@@ -56,7 +58,12 @@ def parse(text: str, zone: tzinfo = UTC) -> Header:
     parts = text.split(" ", 6)
     if len(parts) < 7:
         return Header(None, None, None, None, text, False)
-    _version, ts, host, app, procid, _msgid, rest = parts
+    _version, ts, host, app, procid, msgid, rest = parts
+    if not (ts and host and app and procid and msgid):  # doubled spaces between header fields
+        parts = _SPACES.split(text, 6)
+        if len(parts) < 7:
+            return Header(None, None, None, None, text, False)
+        _version, ts, host, app, procid, msgid, rest = parts
     event_time = None if ts == "-" else parse_iso(ts, zone)
     if rest.startswith("-"):
         sd = ""
@@ -72,5 +79,7 @@ def parse(text: str, zone: tzinfo = UTC) -> Header:
     if msg.startswith("\ufeff"):
         msg = msg[1:]
     if sd:
-        msg = f"{sd} {msg}" if msg else sd
+        if not msg:
+            return Header(event_time, _nil(host), _nil(app), parse_pid(procid), sd, True, len(sd))
+        return Header(event_time, _nil(host), _nil(app), parse_pid(procid), f"{sd} {msg}", True, len(sd) + 1)
     return Header(event_time, _nil(host), _nil(app), parse_pid(procid), msg, True)

@@ -97,7 +97,7 @@ def compile_query(
     return CompiledQuery(sql, cols, ctx.render)
 
 
-_ARITH = (exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Mod)
+_ARITH_NEG = (exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Mod, exp.Neg)
 
 
 def parenthesize(tree: exp.Expression) -> exp.Expression:
@@ -107,11 +107,22 @@ def parenthesize(tree: exp.Expression) -> exp.Expression:
     nested arithmetic or comparison operand of an arithmetic node gets explicit parentheses.
     """
 
-    for node in list(tree.find_all(*_ARITH, exp.Neg)):  # in place: no rebuilt tree
-        for key in ("this", "expression"):
-            child = node.args.get(key)
-            if isinstance(child, exp.Binary) and not isinstance(child, exp.Dot):
-                node.set(key, exp.Paren(this=child))
+    # in place, one walk over `args` (sqlglot's generator-based walk costs several times more here,
+    # where every node of the final tree is visited)
+    stack = [tree]
+    while stack:
+        node = stack.pop()
+        args = node.args
+        if isinstance(node, _ARITH_NEG):
+            for key in ("this", "expression"):
+                child = args.get(key)
+                if isinstance(child, exp.Binary) and not isinstance(child, exp.Dot):
+                    node.set(key, exp.Paren(this=child))
+        for v in args.values():
+            if isinstance(v, exp.Expression):
+                stack.append(v)
+            elif type(v) is list:
+                stack.extend(x for x in v if isinstance(x, exp.Expression))
     return tree
 
 

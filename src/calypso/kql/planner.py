@@ -150,21 +150,22 @@ def _extend(ctx: Context, rel: Rel, op: A.Operator) -> Rel:
     assert isinstance(op, A.Extend)
     q, scope = wrap(rel, ctx)
     new = _assignments(op.items, scope, {n for n, _ in rel.columns})
-    new_names = {n for n, _ in new}
-    cols = [(n, t) for n, t in rel.columns if n not in new_names]
-    exprs = [col(n, scope.table) for n, _ in cols]
     replaced = {n: v for n, v in new}
+    seen = {n for n, _ in rel.columns}
     # An extend that redefines a column keeps the column in place, like Kusto.
     result: list[tuple[str, str]] = []
     sel: list[exp.Expression] = []
-    for n, t in rel.columns:
-        if n in replaced:
-            result.append((n, replaced[n].type))
-            sel.append(alias(replaced[n].sql, n))
-        else:
-            result.append((n, t))
-            sel.append(col(n, scope.table))
-    seen = {n for n, _ in rel.columns}
+    if replaced.keys() & seen:
+        for n, t in rel.columns:
+            if n in replaced:
+                result.append((n, replaced[n].type))
+                sel.append(alias(replaced[n].sql, n))
+            else:
+                result.append((n, t))
+                sel.append(col(n, scope.table))
+    else:  # only new columns: `t.*, new...` instead of listing every column
+        result.extend(rel.columns)
+        sel.extend(all_of(scope.table))
     final: dict[str, tuple[exp.Expression, str]] = {}
     for n, v in new:
         if n not in seen:
@@ -172,9 +173,6 @@ def _extend(ctx: Context, rel: Rel, op: A.Operator) -> Rel:
     for n, (e, t) in final.items():
         result.append((n, t))
         sel.append(e)
-    if not replaced.keys() & seen:  # only new columns: `t.*, new...` instead of listing every column
-        sel = [*all_of(scope.table), *sel[len(rel.columns) :]]
-    del exprs
     q = split_nested_windows(q.select(*sel, copy=False), scope.table, rel.columns, ctx)
     return Rel(q, result, rel.serialized)
 

@@ -139,8 +139,9 @@ class _Lexer:
     def __init__(self, text: str) -> None:
         self.text = text
         self.pos = 0
-        self.line = 1
+        self.line = 1  # of offset `mark`, whose line begins at offset `line_start`
         self.line_start = 0
+        self.mark = 0
         self.tokens: list[Token] = []
 
     def error(self, message: str, pos: int) -> KqlError:
@@ -149,9 +150,19 @@ class _Lexer:
         return KqlError("SyntaxError", message, line, col)
 
     def emit(self, kind: str, start: int, value: object) -> None:
-        line = self.text.count("\n", 0, start) + 1
-        col = start - (self.text.rfind("\n", 0, start) + 1) + 1
-        self.tokens.append(Token(kind, self.text[start : self.pos], value, line, col, start))
+        # line and column from the last emitted token's: counting from the text's start for every
+        # token would make a long query quadratic
+        text = self.text
+        if start < self.mark:
+            self.mark, self.line, self.line_start = 0, 1, 0
+        newlines = text.count("\n", self.mark, start)
+        if newlines:
+            self.line += newlines
+            self.line_start = text.rfind("\n", self.mark, start) + 1
+        self.mark = start
+        self.tokens.append(
+            Token(kind, text[start : self.pos], value, self.line, start - self.line_start + 1, start)
+        )
 
     def run(self) -> list[Token]:
         text = self.text
@@ -288,7 +299,7 @@ class _Lexer:
         while self.pos < len(text) and _ident_char(text[self.pos]):
             self.pos += 1
         word = text[start : self.pos]
-        for h in HYPHENATED:
+        for h in HYPHENATED if self.pos < len(text) and text[self.pos] in "-." else ():
             if (
                 text.startswith(h, start)
                 and (start + len(h) >= len(text) or not _ident_char(text[start + len(h)]))

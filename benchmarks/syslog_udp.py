@@ -1,8 +1,8 @@
 """UDP syslog intake: messages sent at 25k, 50k and 100k/s for 8 s each, counted at `emit`.
 
 Runs the Calypso syslog source in this process and, when `rsyslogd` is installed, a real rsyslog
-receiving the same stream (imudp -> omfile, lines counted) side by side. The sender is a separate
-process that paces itself in 1 ms slices and sends every message to both receivers.
+receiving the same stream (imudp -> omfile, lines counted) side by side. Each receiver gets its
+own sender process, pacing itself in 1 ms slices with the same messages.
 
     .venv/bin/python benchmarks/syslog_udp.py [--seconds 8] [--rates 25000,50000,100000]
 """
@@ -100,11 +100,19 @@ async def run_rate(
     if rs:
         rs.reset()
     dropped0 = source.ctx.counters.get("dropped", 0)
-    result, elapsed = mp.Value("q", 0), mp.Value("d", 0.0)
-    proc = mp.get_context("fork").Process(target=sender, args=(targets, rate, seconds, result, elapsed))
-    proc.start()
-    while proc.is_alive():
+    # One sender process per receiver, so each stream gets a core's worth of sendto calls.
+    procs, results = [], []
+    for target in targets:
+        result, elapsed = mp.Value("q", 0), mp.Value("d", 0.0)
+        procs.append(
+            mp.get_context("fork").Process(target=sender, args=([target], rate, seconds, result, elapsed))
+        )
+        results.append((result, elapsed))
+    for proc in procs:
+        proc.start()
+    while any(proc.is_alive() for proc in procs):
         await asyncio.sleep(0.05)
+    result, elapsed = results[0]  # the stream to Calypso; rsyslog's has the same messages and pace
     last = -1
     while counted[0] != last:  # let the queue drain
         last = counted[0]

@@ -11,7 +11,6 @@ from datetime import UTC, datetime
 from typing import Any, cast
 
 from sqlglot import exp
-from sqlglot.dialects.dialect import Dialect
 from sqlglot.errors import SqlglotError
 
 from . import ast as A
@@ -24,6 +23,7 @@ from .errors import CompiledQuery, KqlError, OutputColumn
 from .parse_ops import parse
 from .planner import plan
 from .scalars import translate
+from .sqlgen import generate
 
 KUSTO_TYPES = ("string", "int", "long", "real", "bool", "datetime", "timespan", "guid", "decimal", "dynamic")
 
@@ -71,7 +71,7 @@ def compile_query(
                 top = top.with_(exp.to_identifier(name, quoted=True), as_=cte, copy=False)
         # the tree is ours and used once: generate without sqlglot's defensive deep copy
         tree = cast(exp.Expression, top)  # a Query is an Expression; sqlglot's stubs type it apart
-        sql = Dialect.get_or_raise(d.sqlglot_dialect).generate(parenthesize(tree), copy=False)
+        sql = generate(parenthesize(tree), d.sqlglot_dialect)
     except KqlError:
         raise
     except RecursionError:

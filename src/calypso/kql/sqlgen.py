@@ -1,0 +1,63 @@
+"""SQL text of a compiled tree: sqlglot's generator for the dialect, with a fast path for the
+quoted identifiers and plain columns that make up most of a compiled query's nodes.
+
+Invariant: the text is exactly what sqlglot's generator for the dialect prints. The fast path only
+covers nodes whose text depends on nothing but their name (a quoted identifier without comments,
+outside pretty printing, and a column made only of such identifiers); any other node, and any part
+of a column that is not such an identifier, goes through sqlglot's own methods.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from sqlglot import exp
+from sqlglot.dialects.dialect import Dialect
+from sqlglot.generator import Generator
+
+_MAX_NAMES = 20_000  # quoted names remembered per dialect (table and column names repeat across queries)
+
+
+def _plain_quoted(node: object) -> bool:
+    return type(node) is exp.Identifier and node.args.get("quoted") is True and not node.comments
+
+
+@cache
+def _generator(sqlglot_dialect: str) -> tuple[Dialect, type[Generator]]:
+    dialect = Dialect.get_or_raise(sqlglot_dialect)
+    base: Any = dialect.generator_class
+    quoted: dict[str, str] = {}
+
+    class Fast(base):
+        def identifier_sql(self, expression: exp.Identifier) -> str:
+            if self.pretty or not _plain_quoted(expression) or type(expression.this) is not str:
+                return str(super().identifier_sql(expression))
+            text = quoted.get(expression.this)
+            if text is None:
+                if len(quoted) >= _MAX_NAMES:
+                    quoted.clear()
+                text = quoted[expression.this] = str(super().identifier_sql(expression))
+            return text
+
+        def column_sql(self, expression: exp.Column) -> str:
+            args = expression.args
+            this, table = args.get("this"), args.get("table")
+            if self.pretty or not this or any(v for k, v in args.items() if k != "this" and k != "table"):
+                return str(super().column_sql(expression))
+            text = quoted.get(this.this) if _plain_quoted(this) else None
+            if text is None:
+                text = self.sql(this)
+            if not table:
+                return text
+            prefix = quoted.get(table.this) if _plain_quoted(table) else None
+            return f"{prefix or self.sql(table)}.{text}"
+
+    Fast.__name__ = f"Fast{base.__name__}"
+    return dialect, Fast
+
+
+def generate(tree: exp.Expression, sqlglot_dialect: str) -> str:
+    """`tree` as SQL text in `sqlglot_dialect`, generated in place (the tree is the caller's to spend)."""
+    dialect, generator = _generator(sqlglot_dialect)
+    return str(generator(dialect=dialect).generate(tree, copy=False))

@@ -113,21 +113,25 @@ def bench_datacollector(
     body = json.dumps(syslog_records(per_post)).encode()
     posts = max(1, rows // per_post)
 
+    local = threading.local()  # one keep-alive connection per client thread, as real shippers keep
+
     def post(_: int) -> None:
         date = sharedkey.rfc1123_now()
         sig = sharedkey.sign(info["primary_key"], date=date, content_length=len(body))
-        with httpx.Client(verify=info["ca_cert"], timeout=120) as c:
-            r = c.post(
-                f"{url}/api/logs?api-version=2016-04-01",
-                content=body,
-                headers={
-                    "Authorization": f"SharedKey {info['workspace_id']}:{sig}",
-                    "Log-Type": "Bench",
-                    "x-ms-date": date,
-                    "Content-Type": "application/json",
-                },
-            )
-            r.raise_for_status()
+        if not hasattr(local, "client"):
+            local.client = httpx.Client(verify=info["ca_cert"], timeout=120)
+        c = local.client
+        r = c.post(
+            f"{url}/api/logs?api-version=2016-04-01",
+            content=body,
+            headers={
+                "Authorization": f"SharedKey {info['workspace_id']}:{sig}",
+                "Log-Type": "Bench",
+                "x-ms-date": date,
+                "Content-Type": "application/json",
+            },
+        )
+        r.raise_for_status()
 
     start = time.perf_counter()
     with ThreadPoolExecutor(clients) as pool:

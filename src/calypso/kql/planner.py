@@ -98,7 +98,15 @@ def passthrough_table(rel: Rel) -> str | None:
     if len(q.expressions) != len(rel.columns):
         return None
     for e, (n, _) in zip(q.expressions, rel.columns, strict=True):
-        if not (isinstance(e, exp.Column) and e.name == n and e.table == table):
+        if not isinstance(e, exp.Column):
+            return None
+        this, qualifier = e.args.get("this"), e.args.get("table")
+        if (
+            type(this) is exp.Identifier and type(qualifier) is exp.Identifier
+        ):  # the usual case, read directly
+            if this.this != n or qualifier.this != table:
+                return None
+        elif e.name != n or e.table != table:
             return None
     return str(table)
 

@@ -64,22 +64,25 @@ def compile_table() -> None:
     catalog = {name: list(cols) for name, cols in standard_tables().items()}
     queries = [json.loads(line)["query"] for line in CORPUS.read_text("utf-8").splitlines() if line.strip()]
     print(f"compile time over {len(queries)} corpus queries (ms; failures included)")
-    print(f"{'dialect':<12}{'median':>9}{'p90':>9}{'p99':>9}{'max':>9}{'compiled':>10}")
+    print("  cold: each query's first compile in this process (one-time template parses included);")
+    print("  warm: the same query compiled again, as a long-running workspace mostly sees it")
+    print(f"{'dialect':<18}{'median':>9}{'p90':>9}{'p99':>9}{'max':>9}{'compiled':>10}")
     for dialect in ("duckdb", "clickhouse"):
-        times: list[float] = []
-        ok = 0
-        for q in queries:
-            t0 = time.perf_counter()
-            try:
-                compile_query(q, catalog, dialect=dialect, now=NOW)
-                ok += 1
-            except KqlError:
-                pass
-            times.append((time.perf_counter() - t0) * 1000)
-        print(
-            f"{dialect:<12}{statistics.median(times):>9.2f}{percentile(times, 0.9):>9.2f}"
-            f"{percentile(times, 0.99):>9.2f}{max(times):>9.2f}{ok:>10}"
-        )
+        for run in ("cold", "warm"):
+            times: list[float] = []
+            ok = 0
+            for q in queries:
+                t0 = time.perf_counter()
+                try:
+                    compile_query(q, catalog, dialect=dialect, now=NOW)
+                    ok += 1
+                except KqlError:
+                    pass
+                times.append((time.perf_counter() - t0) * 1000)
+            print(
+                f"{dialect + ' ' + run:<18}{statistics.median(times):>9.2f}{percentile(times, 0.9):>9.2f}"
+                f"{percentile(times, 0.99):>9.2f}{max(times):>9.2f}{ok:>10}"
+            )
 
 
 def load_syslog(con: duckdb.DuckDBPyConnection, rows: int) -> list[tuple[str, str]]:

@@ -17,6 +17,7 @@ import socket
 import subprocess
 import tempfile
 import time
+from collections import deque
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +25,10 @@ from calypso.agent.sources.base import Record, SourceContext
 from calypso.agent.sources.syslog import SyslogSource, build
 
 
-def sender(targets: list[tuple[str, int]], rate: int, seconds: float, result: Any, elapsed: Any) -> None:
+def sender(target: tuple[str, int], rate: int, seconds: float, result: Any, elapsed: Any) -> None:
     sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, 8 << 20)
+    sock.connect(target)  # connected: `send` skips the address lookup `sendto` does per message
     msgs = [
         b"<38>Nov 25 09:00:00 bench-host sshd[%d]: Accepted publickey for user%d from 10.0.%d.%d port 22 ssh2"
         % (i, i % 1000, i % 250, i % 200)
@@ -35,23 +37,19 @@ def sender(targets: list[tuple[str, int]], rate: int, seconds: float, result: An
     sent = 0
     start = time.perf_counter()
     total = int(rate * seconds)
-    sendto = sock.sendto
     while sent < total:
         due = min(total, int((time.perf_counter() - start) * rate) + rate // 1000)
         while sent < due:
-            m = msgs[sent & 4095]
-            for t in targets:
-                try:  # noqa: SIM105 (cheaper than contextlib.suppress in this loop)
-                    sendto(m, t)
-                except BlockingIOError:
-                    pass
-            sent += 1
+            first = sent & 4095
+            n = min(due - sent, 4096 - first)
+            deque(map(sock.send, msgs[first : first + n]), maxlen=0)  # the loop runs in C
+            sent += n
         ahead = sent / rate - (time.perf_counter() - start)
         if ahead > 0:
             time.sleep(ahead)
     result.value = sent
     elapsed.value = time.perf_counter() - start
-    print(f"    sender: {sent} messages x {len(targets)} targets in {elapsed.value:.2f}s", flush=True)
+    print(f"    sender: {sent} messages to {target[1]} in {elapsed.value:.2f}s", flush=True)
 
 
 class Rsyslog:
@@ -105,7 +103,7 @@ async def run_rate(
     for target in targets:
         result, elapsed = mp.Value("q", 0), mp.Value("d", 0.0)
         procs.append(
-            mp.get_context("fork").Process(target=sender, args=([target], rate, seconds, result, elapsed))
+            mp.get_context("fork").Process(target=sender, args=(target, rate, seconds, result, elapsed))
         )
         results.append((result, elapsed))
     for proc in procs:

@@ -40,11 +40,19 @@ def _table(ctx: Context, t: A.Tabular) -> Rel:
             f"Failed to resolve table or column expression named '{t.name}'{did_you_mean(t.name, ctx.catalog)}",
             *t.pos,
         )
+    return scan_table(ctx, t.name, list(columns))
+
+
+def scan_table(ctx: Context, table: str, columns: list[tuple[str, str]]) -> Rel:
+    """`columns` (all of the catalog table's, or the planner's pruned subset) of a catalog table.
+
+    The timespan filter reads the table's own `TimeGenerated`, selected or not.
+    """
     name = ctx.fresh()
     q = exp.select(*[col(n, name) for n, _ in columns]).from_(
-        exp.table_(t.name, quoted=True).as_(name), copy=False
+        exp.table_(table, quoted=True).as_(name), copy=False
     )
-    types = dict(columns)
+    types = dict(ctx.catalog[table])
     if ctx.timespan is not None and types.get("TimeGenerated") == "datetime":
         start, end = ctx.timespan
         d = ctx.dialect
@@ -56,7 +64,7 @@ def _table(ctx: Context, t: A.Tabular) -> Rel:
             ),
             copy=False,
         )
-    return Rel(q, list(columns))
+    return Rel(q, columns)
 
 
 def _datatable(ctx: Context, t: A.Tabular) -> Rel:

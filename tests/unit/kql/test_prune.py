@@ -1,0 +1,123 @@
+"""Column pruning: a wide table read for a few columns scans only those, with the same results."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import duckdb
+import pytest
+
+from calypso.kql import KqlError, compile_query, planner, storage_type
+
+NOW = datetime(2024, 1, 2, 12, 0, 0, tzinfo=UTC)
+FILLER = [(f"Extra{i:02d}", "string") for i in range(60)]
+CATALOG = {
+    "Wide": [
+        ("TimeGenerated", "datetime"),
+        ("Computer", "string"),
+        ("Account", "string"),
+        ("EventID", "int"),
+        *FILLER,
+        ("Data", "dynamic"),
+    ]
+}
+ROWS = [
+    (
+        datetime(2024, 1, 2, 11) - timedelta(minutes=7 * i),
+        f"host{i % 3}",
+        f"user{i % 4}",
+        4625 if i % 2 else 4624,
+        *[f"v{i}_{j}" for j in range(len(FILLER))],
+        f'{{"n": {i}}}',
+    )
+    for i in range(40)
+]
+
+SAME = [
+    "Wide | where TimeGenerated > ago(3h) | where EventID == 4625 | summarize count() by Account, Computer"
+    " | top 10 by count_",
+    "Wide | where EventID == 4624 | extend h = strcat(Computer, '/', Account) | project h, EventID",
+    "Wide | sort by TimeGenerated desc | take 5 | project TimeGenerated, Computer",
+    "Wide | top 3 by TimeGenerated asc | distinct Computer",
+    "Wide | where Computer == 'host1' | count",
+    "Wide | count",
+    "Wide | extend Computer = toupper(Computer) | summarize n = count() by Computer",
+    "Wide | extend lag = ingestion_time() - TimeGenerated | summarize max(lag)",
+    "Wide | summarize max(_TimeReceived) by Computer",
+    "let id = 4625; Wide | where EventID == id | summarize dcount(Account)",
+    "Wide | summarize n = sum(toint(Data.n)) by bin(TimeGenerated, 1h)",
+    "Wide | serialize | extend r = row_number() | project r, Account",
+]
+FULL = [
+    "Wide | summarize arg_max(TimeGenerated, *) by Computer",
+    "Wide | where EventID == 4625 | project p = pack_all()",
+    "Wide | where EventID == 4625 | distinct *",
+    "Wide | project-away Extra*",
+    "Wide | project-keep Comp* | count",
+    "Wide | join kind=inner (Wide | project Computer) on Computer | count",
+]
+
+
+@pytest.fixture(scope="module")
+def con() -> duckdb.DuckDBPyConnection:
+    c = duckdb.connect()
+    cols = CATALOG["Wide"]
+    ddl = ", ".join(f'"{n}" {storage_type(t)}' for n, t in cols)
+    c.execute(f'CREATE TABLE "Wide" ({ddl})')
+    c.executemany(f'INSERT INTO "Wide" VALUES ({", ".join("?" * len(cols))})', ROWS)
+    return c
+
+
+def _run(con: duckdb.DuckDBPyConnection, kql: str, **kw: Any) -> tuple[str, list[Any], list[Any]]:
+    q = compile_query(kql, CATALOG, now=NOW, **kw)
+    return q.sql, [(c.name, c.type) for c in q.columns], sorted(con.execute(q.sql).fetchall(), key=repr)
+
+
+def _unpruned(
+    con: duckdb.DuckDBPyConnection, monkeypatch: pytest.MonkeyPatch, kql: str, **kw: Any
+) -> tuple[str, list[Any], list[Any]]:
+    with monkeypatch.context() as m:
+        m.setattr(planner, "pruned_scan", lambda ctx, t: None)
+        return _run(con, kql, **kw)
+
+
+@pytest.mark.parametrize("kql", SAME)
+def test_pruned_scan_selects_few_columns_and_returns_the_same_rows(
+    con: duckdb.DuckDBPyConnection, monkeypatch: pytest.MonkeyPatch, kql: str
+) -> None:
+    sql, cols, rows = _run(con, kql)
+    full_sql, full_cols, full_rows = _unpruned(con, monkeypatch, kql)
+    assert "Extra30" in full_sql and "Extra30" not in sql
+    assert len(sql) < len(full_sql) / 3
+    assert (cols, rows) == (full_cols, full_rows)
+    assert rows
+
+
+def test_timespan_filter_reads_the_table_when_time_is_not_selected(
+    con: duckdb.DuckDBPyConnection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    span = (datetime(2024, 1, 2, 9, tzinfo=UTC), datetime(2024, 1, 2, 10, tzinfo=UTC))
+    kql = "Wide | summarize count() by Computer"
+    sql, cols, rows = _run(con, kql, timespan=span)
+    assert '"TimeGenerated" >=' in sql and "Extra30" not in sql
+    assert (cols, rows) == _unpruned(con, monkeypatch, kql, timespan=span)[1:]
+    assert sum(r[1] for r in rows) == 9  # rows 11, ..., 19 lie in 09:00-10:00
+
+
+@pytest.mark.parametrize("kql", FULL)
+def test_queries_that_may_read_every_column_scan_every_column(kql: str) -> None:
+    sql = compile_query(kql, CATALOG, now=NOW).sql
+    assert "Extra30" in sql or "*" in sql
+
+
+def test_unknown_column_error_is_unchanged(
+    con: duckdb.DuckDBPyConnection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kql = "Wide | where EventID == 1 | project Extra3"
+    with pytest.raises(KqlError) as pruned:
+        _run(con, kql)
+    with pytest.raises(KqlError) as full:
+        _unpruned(con, monkeypatch, kql)
+    assert str(pruned.value) == str(full.value)
+    assert "did you mean" in str(pruned.value)

@@ -124,8 +124,9 @@ def cmd_connect(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from calypso.agent.runtime import Agent
+    from calypso.agent.runtime import Agent, limit_malloc_arenas
 
+    limit_malloc_arenas()
     args.state.mkdir(parents=True, exist_ok=True)
     agent = Agent(args.state, args.config)
 

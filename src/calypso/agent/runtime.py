@@ -424,6 +424,18 @@ class Agent:
         )
 
 
+M_ARENA_MAX = -8  # glibc's mallopt parameter
+
+
+def limit_malloc_arenas(arenas: int = 2) -> None:
+    """At most `arenas` glibc heaps, however the agent was started (the systemd unit also sets
+    MALLOC_ARENA_MAX): each worker thread that compresses or reads would otherwise keep a heap of
+    its own, and RSS after a burst would depend on which threads ran. Call before threads start."""
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to limit
+            ctypes.CDLL("libc.so.6").mallopt(M_ARENA_MAX, arenas)
+
+
 def release_memory() -> None:
     """Collect reference cycles, then ask glibc to return free heap pages (RSS drops back after a burst)."""
     gc.collect()

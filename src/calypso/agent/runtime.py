@@ -190,12 +190,10 @@ class Agent:
                         r.setdefault("Computer", self.computer)
                     batch = Batch.from_records(table, chunk)
                     payloads.append(pack_entry(batch.count, orjson.dumps(batch.to_json())))
-            prepare = commit.prepare if isinstance(commit, TwoPhaseCommit) else None
-            epoch = self.buffer.epoch
-
-            def before_write(last_seq: int) -> None:
-                if prepare is not None:
-                    prepare([epoch, last_seq])
+            before_write = None
+            if isinstance(commit, TwoPhaseCommit):  # its ticket: this run's epoch and the last seq
+                prepare, epoch = commit.prepare, self.buffer.epoch
+                before_write = lambda last_seq: prepare([epoch, last_seq])  # noqa: E731
 
             while True:
                 try:

@@ -91,10 +91,10 @@ class Batch:
                 raise ValueError("batch.consts must be an object of column -> value")
             if both := sorted(set(consts) & set(columns)):
                 raise ValueError(f"batch.consts repeats column {both[0]!r} of batch.columns")
-            if not expand_consts:
-                return Batch(table, columns, count, batch_id, dict(consts))
-            columns = {**columns, **{k: [v] * count for k, v in consts.items()}}
-        return Batch(table, columns, count, batch_id)
+        batch = Batch(table, columns, count, batch_id, dict(consts) if consts else {})
+        if expand_consts and batch.consts:
+            batch = Batch(table, batch.expanded(), count, batch_id)
+        return batch
 
 
 def encode(batches: Iterable[Batch]) -> bytes:

@@ -32,13 +32,6 @@ class LineHandler(Protocol):
     def __call__(self, path: str, text: str, now: str, end: int) -> Record | None: ...
 
 
-def raw_line(computer: str) -> LineHandler:
-    def handle(path: str, text: str, now: str, end: int) -> Record | None:
-        return {"TimeGenerated": now, "RawData": text, "FilePath": path, "Computer": computer}
-
-    return handle
-
-
 def state_file(state_dir: Path, kind: str, name: str) -> Path:
     safe = re.sub(r"[^A-Za-z0-9_.-]", "_", name) or "default"
     return state_dir / f"{kind}-{safe}.checkpoint.json"
@@ -58,8 +51,7 @@ class TailSource:
         self.config = config
         self.ctx = ctx
         self.table = table or config.table
-        self.handler = handler or raw_line(ctx.computer)
-        self.columnar = handler is None  # plain lines go out as columns, no dict per line
+        self.handler = handler  # None: plain lines, sent as columns (no dict per line)
         self.checkpoints = Checkpoints(state_file(ctx.state_dir, kind, config.name or "default"), ctx.written)
         self.tailer = Tailer(config, self.checkpoints, clock)
         self.records = 0
@@ -102,10 +94,9 @@ class TailSource:
             columns["FilePath"] = list(paths)
         return Batch(self.table, columns, len(texts), consts=consts)
 
-    def _records(self, lines: list[Line]) -> list[Record]:
+    def _records(self, lines: list[Line], handler: LineHandler) -> list[Record]:
         now = iso(datetime.now(UTC))
         out: list[Record] = []
-        handler = self.handler
         for path, text, end in lines:
             try:
                 rec = handler(path, text, now, end)
@@ -126,7 +117,10 @@ class TailSource:
         entries = self.tailer.entries()
         # One emit per read, whatever its size: its records go into the buffer in one write, so the
         # checkpoint it carries covers all of them (several emits would let a kill split them).
-        records: Records | None = self._batch(lines) if self.columnar else self._records(lines) or None
+        handler = self.handler
+        records: Records | None = (
+            self._batch(lines) if handler is None else self._records(lines, handler) or None
+        )
         commit = self._commit(entries)
         if records is None:
             if not self._outstanding and (lines or entries != self._committed):

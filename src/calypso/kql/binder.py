@@ -70,6 +70,8 @@ class Context:
     render: dict[str, Any] | None = None
     plan_tabular: Callable[[Context, A.Tabular], Rel] | None = None
     ctes: list[tuple[str, exp.Query]] = field(default_factory=list)
+    # catalog-table references -> the columns to scan (see `prune`); a reference not here scans all
+    scans: dict[A.TableRef, Any] = field(default_factory=dict)
 
     def fresh(self, prefix: str = "_t") -> str:
         self.counter += 1

@@ -6,7 +6,8 @@ Invariant: the only exception that escapes is `KqlError`; any internal failure i
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -22,6 +23,7 @@ from .dialects import DIALECTS
 from .errors import CompiledQuery, KqlError, OutputColumn
 from .parse_ops import parse
 from .planner import plan
+from .prune import scan_needs
 from .scalars import translate
 from .sqlgen import generate
 
@@ -55,10 +57,25 @@ def compile_query(
     span = None
     if timespan is not None:
         span = (_naive(timespan[0]), _naive(timespan[1]))
-    ctx = Context(d, {k: list(v) for k, v in catalog.items()}, now, span)
-    ctx.plan_tabular = plan
-    try:
+    tables = {k: list(v) for k, v in catalog.items()}
+    with _errors(dialect):
         script = parse(text)
+    try:
+        scans = scan_needs(script, tables)
+    except RecursionError:
+        scans = {}
+    if not any(need is not None for need in scans.values()):
+        return _compile(script, Context(d, tables, now, span), dialect)
+    try:
+        return _compile(script, Context(d, tables, now, span, scans=scans), dialect)
+    except KqlError:
+        pass  # compiled again with every column, so the error (and its hints) is the unpruned one
+    return _compile(script, Context(d, tables, now, span), dialect)
+
+
+def _compile(script: A.Script, ctx: Context, dialect: str) -> CompiledQuery:
+    ctx.plan_tabular = plan
+    with _errors(dialect):
         for let in script.lets:
             _bind_let(ctx, let)
         rel = plan(ctx, script.query)
@@ -71,7 +88,16 @@ def compile_query(
                 top = top.with_(exp.to_identifier(name, quoted=True), as_=cte, copy=False)
         # the tree is ours and used once: generate without sqlglot's defensive deep copy
         tree = cast(exp.Expression, top)  # a Query is an Expression; sqlglot's stubs type it apart
-        sql = generate(parenthesize(tree), d.sqlglot_dialect)
+        sql = generate(parenthesize(tree), ctx.dialect.sqlglot_dialect)
+    cols = tuple(OutputColumn(n, t) for n, t in rel.columns)
+    return CompiledQuery(sql, cols, ctx.render)
+
+
+@contextmanager
+def _errors(dialect: str) -> Iterator[None]:
+    """Any internal failure as a `KqlError` rather than a stack trace."""
+    try:
+        yield
     except KqlError:
         raise
     except RecursionError:
@@ -93,8 +119,6 @@ def compile_query(
         raise KqlError(
             "UnsupportedOperator", f"The query could not be compiled: {type(e).__name__}: {e}"
         ) from None
-    cols = tuple(OutputColumn(n, t) for n, t in rel.columns)
-    return CompiledQuery(sql, cols, ctx.render)
 
 
 _ARITH_NEG = (exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Mod, exp.Neg)

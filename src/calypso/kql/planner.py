@@ -28,7 +28,6 @@ from .binder import (
 from .dialects.base import lit
 from .errors import KqlError, did_you_mean
 from .functions.percentiles import percentiles_columns
-from .prune import pruned_scan
 from .scalars import translate
 from .window_layers import split_nested_windows
 
@@ -63,15 +62,6 @@ def plan(ctx: Context, t: A.Tabular) -> Rel:
 
 def _pipe(ctx: Context, t: A.Tabular) -> Rel:
     assert isinstance(t, A.Pipe)
-    pruned = pruned_scan(ctx, t)
-    if pruned is not None:  # a wide table read only for a few columns: scan just those
-        from .sources import scan_table
-
-        table, ops, columns = pruned
-        rel = scan_table(ctx, table.name, columns)
-        for op in ops:
-            rel = OPERATORS[type(op)](ctx, rel, op)
-        return rel
     rel = plan(ctx, t.source)
     handler = OPERATORS.get(type(t.op))
     if handler is None:

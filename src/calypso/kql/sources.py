@@ -14,6 +14,7 @@ from . import ast as A
 from .binder import Context, Rel, Scope, alias, col
 from .errors import KqlError, did_you_mean
 from .planner import OPERATORS, SOURCES, plan, select_all, wrap
+from .prune import select_columns
 from .scalars import translate
 
 
@@ -40,11 +41,14 @@ def _table(ctx: Context, t: A.Tabular) -> Rel:
             f"Failed to resolve table or column expression named '{t.name}'{did_you_mean(t.name, ctx.catalog)}",
             *t.pos,
         )
+    need = ctx.scans.get(t) if ctx.scans else None
+    if need is not None:  # only the columns some later stage can see (see `prune`)
+        return scan_table(ctx, t.name, select_columns(list(columns), need))
     return scan_table(ctx, t.name, list(columns))
 
 
 def scan_table(ctx: Context, table: str, columns: list[tuple[str, str]]) -> Rel:
-    """`columns` (all of the catalog table's, or the planner's pruned subset) of a catalog table.
+    """`columns` (all of the catalog table's, or the pruned subset) of a catalog table.
 
     The timespan filter reads the table's own `TimeGenerated`, selected or not.
     """

@@ -8,7 +8,7 @@ from typing import Any
 import duckdb
 import pytest
 
-from calypso.kql import KqlError, compile_query, planner, storage_type
+from calypso.kql import KqlError, compile_query, compiler, storage_type
 
 NOW = datetime(2024, 1, 2, 12, 0, 0, tzinfo=UTC)
 FILLER = [(f"Extra{i:02d}", "string") for i in range(60)]
@@ -78,7 +78,7 @@ def _unpruned(
     con: duckdb.DuckDBPyConnection, monkeypatch: pytest.MonkeyPatch, kql: str, **kw: Any
 ) -> tuple[str, list[Any], list[Any]]:
     with monkeypatch.context() as m:
-        m.setattr(planner, "pruned_scan", lambda ctx, t: None)
+        m.setattr(compiler, "scan_needs", lambda script, catalog: {})
         return _run(con, kql, **kw)
 
 
@@ -115,6 +115,73 @@ def test_unknown_column_error_is_unchanged(
     con: duckdb.DuckDBPyConnection, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     kql = "Wide | where EventID == 1 | project Extra3"
+    with pytest.raises(KqlError) as pruned:
+        _run(con, kql)
+    with pytest.raises(KqlError) as full:
+        _unpruned(con, monkeypatch, kql)
+    assert str(pruned.value) == str(full.value)
+    assert "did you mean" in str(pruned.value)
+
+
+# joins, unions, lets and functions: each side scans only what is read after it
+COMPOSED = [
+    "Wide | where EventID == 4625 | join kind=inner (Wide | where EventID == 4624 | project Computer, Account)"
+    " on Computer | project Computer, Account, Account1",
+    "Wide | join kind=leftouter (Wide | summarize n = count() by Computer) on Computer | project Computer, n, Computer1",
+    "Wide | join kind=leftanti (Wide | where EventID == 4624) on Account | summarize count() by Computer",
+    "Wide | join kind=rightsemi (Wide | where EventID == 4624 | project Account, TimeGenerated) on Account"
+    " | summarize max(TimeGenerated) by Account",
+    "Wide | join (Wide | project Account, Computer) on $left.Computer == $right.Computer | project Computer, Account1",
+    "Wide | lookup (Wide | summarize c = dcount(Account) by Computer) on Computer | project Computer, c, EventID",
+    "Wide | extend Computer1 = 'x' | join (Wide | project Computer, Account) on Computer | project Computer1, Computer2",
+    "Wide | project-rename Host = Computer | join (Wide | project Host = Computer, Account) on Host"
+    " | project Host, Account1",
+    "union (Wide | where EventID == 4625), (Wide | where Computer == 'host1') | summarize count() by Account",
+    "union withsource=T Wide, (Wide | extend x = 1) | summarize count() by T, x",
+    "Wide | union (Wide | where EventID == 4624) | summarize count() by Computer",
+    "let base = Wide | where EventID == 4625; base | summarize n = count() by Computer"
+    " | join (base | project Computer, Account) on Computer | project Computer, n, Account",
+    "let f = (id: int) { Wide | where EventID == id }; f(4625) | project Computer, Account",
+    "let g = () { Wide | extend k = strcat(Computer, Account) }; g | summarize count() by k",
+    "let ids = Wide | where Computer == 'host1' | distinct Account; Wide | where Account in (ids) | count",
+    "let m = materialize(Wide | where EventID == 4624); m | summarize count() by Account",
+    "Wide | project-away Extra01 | join (Wide | project Computer) on Computer | summarize count() by Computer1",
+    "Wide | parse Extra05 with 'v' n:int '_' m:int | project n, m, Computer",
+    "Wide | extend strlen(Computer) | join (Wide | project Computer) on Computer | project strlen_Computer, Computer1",
+]
+COMPOSED_FULL = [
+    "Wide | join kind=inner (Wide | project Computer, Account) on Computer | take 1",
+    "let b = Wide | where EventID == 4625; b | join (b | summarize count() by Computer) on Computer",
+    "union Wide, (Wide | where EventID == 4625 | project Computer) | where Computer == 'host1'",
+    "Wide | project-away Extra01 | join (Wide | project Computer) on Computer | where EventID == 4625",
+]
+
+
+@pytest.mark.parametrize("kql", COMPOSED)
+def test_join_union_let_and_function_sides_scan_only_what_is_read(
+    con: duckdb.DuckDBPyConnection, monkeypatch: pytest.MonkeyPatch, kql: str
+) -> None:
+    sql, cols, rows = _run(con, kql)
+    full_sql, full_cols, full_rows = _unpruned(con, monkeypatch, kql)
+    assert "Extra30" in full_sql and "Extra30" not in sql
+    assert len(sql) < len(full_sql) / 2
+    assert (cols, rows) == (full_cols, full_rows)
+    assert rows
+
+
+@pytest.mark.parametrize("kql", COMPOSED_FULL)
+def test_join_union_and_let_outputs_that_show_whole_rows_are_unchanged(
+    con: duckdb.DuckDBPyConnection, monkeypatch: pytest.MonkeyPatch, kql: str
+) -> None:
+    sql, cols, rows = _run(con, kql)
+    assert "Extra30" in sql
+    assert (cols, rows) == _unpruned(con, monkeypatch, kql)[1:]
+
+
+def test_unknown_column_after_a_join_reports_the_unpruned_error(
+    con: duckdb.DuckDBPyConnection, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kql = "Wide | join (Wide | project Computer, Account) on Computer | project Extra3"
     with pytest.raises(KqlError) as pruned:
         _run(con, kql)
     with pytest.raises(KqlError) as full:

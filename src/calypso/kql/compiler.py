@@ -68,8 +68,10 @@ def compile_query(
         return _compile(script, Context(d, tables, now, span), dialect)
     try:
         return _compile(script, Context(d, tables, now, span, scans=scans), dialect)
-    except KqlError:
-        pass  # compiled again with every column, so the error (and its hints) is the unpruned one
+    except KqlError as e:
+        if e.code != "UnknownColumn":  # the only errors that list columns (did-you-mean hints)
+            raise
+    # compiled again with every column, so the hint names the columns it would without pruning
     return _compile(script, Context(d, tables, now, span), dialect)
 
 

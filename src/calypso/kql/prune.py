@@ -8,8 +8,10 @@ narrowing after them, evaluate, search, mv-apply, operators not listed here) nee
 Names are collected generously (every name an operator mentions), so a scan may keep more columns
 than it needs, never fewer. Lets and functions are followed by name: every binding of a name gets
 the union of what all references to that name need, whatever scope the planner resolves it in.
-A reference not recorded here (synthesised by the planner, a wildcard union) scans every column. The caller compiles again unpruned when a pruned compile fails, so errors (and
-their did-you-mean hints) stay the same.
+A reference not recorded here (synthesised by the planner, a wildcard union) scans every column.
+The caller compiles again unpruned when a pruned compile fails with `UnknownColumn`, so its
+did-you-mean hint lists the same columns. Pruning never turns a success into an error; a union
+whose sides disagree on a column's type fails only if that column is kept.
 """
 
 from __future__ import annotations

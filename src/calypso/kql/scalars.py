@@ -15,7 +15,7 @@ from sqlglot import exp
 
 from . import ast as A
 from .binder import NUMERIC, Scope, Typed
-from .dialects.base import fn, lit
+from .dialects.base import cast, fn, lit
 from .errors import KqlError
 from .values import parse_datetime
 
@@ -116,7 +116,7 @@ def widen_int(t: Typed) -> Typed:
     """An `int` value as `long` (BIGINT): Kusto computes on ints in 64 bits."""
     if t.type != "int":
         return t
-    return Typed(exp.cast(t.sql, "BIGINT"), "long", t.is_agg)
+    return Typed(cast(t.sql, "BIGINT"), "long", t.is_agg)
 
 
 def _int32_sql(t: Typed) -> bool:
@@ -189,19 +189,19 @@ def _arith(e: A.Binary, a: Typed, b: Typed, scope: Scope) -> Typed:
         return _arith(A.Binary(e.pos, "+", e.right, e.left), b, a, scope)
     if ta == "timespan" and tb == "timespan":
         if op == "/":
-            return Typed(exp.Div(this=exp.cast(a.sql, "DOUBLE"), expression=b.sql), "real", ag)
+            return Typed(exp.Div(this=cast(a.sql, "DOUBLE"), expression=b.sql), "real", ag)
         return Typed(ARITH[op](a.sql, b.sql), "timespan", ag)
     if ta == "timespan" and tb in NUMERIC and op in "*/":
-        res = ARITH[op](exp.cast(a.sql, "DOUBLE"), b.sql)
-        return Typed(exp.cast(fn("round", res), "BIGINT"), "timespan", ag)
+        res = ARITH[op](cast(a.sql, "DOUBLE"), b.sql)
+        return Typed(cast(fn("round", res), "BIGINT"), "timespan", ag)
     if tb == "timespan" and ta in NUMERIC and op == "*":
-        return Typed(exp.cast(fn("round", exp.Mul(this=a.sql, expression=b.sql)), "BIGINT"), "timespan", ag)
+        return Typed(cast(fn("round", exp.Mul(this=a.sql, expression=b.sql)), "BIGINT"), "timespan", ag)
     if (ta in NUMERIC and tb in NUMERIC) or {ta, tb} <= NUMERIC | {"bool"}:
         rt = promote(ta, tb)
         if rt in ("int", "long"):  # int op int is long in Kusto: computed in 64 bits, never overflowing int32
             rt = "long"
             if _int32_sql(a) and _int32_sql(b):
-                a = Typed(exp.cast(a.sql, "BIGINT"), "long", a.is_agg)
+                a = Typed(cast(a.sql, "BIGINT"), "long", a.is_agg)
         if op == "/" and rt in ("int", "long"):
             return Typed(d.int_div(a.sql, b.sql), rt, ag)
         return Typed(ARITH[op](a.sql, b.sql), rt, ag)

@@ -12,6 +12,7 @@ from sqlglot import exp
 
 from . import ast as A
 from .binder import Context, Rel, Scope, alias, col
+from .dialects.base import cast
 from .errors import KqlError, did_you_mean
 from .planner import OPERATORS, SOURCES, plan, select_all, wrap
 from .prune import select_columns
@@ -109,13 +110,13 @@ def _typed(ctx: Context, e: exp.Expression, have: str, want: str) -> exp.Express
         return (
             d.try_cast(e, "string", want)
             if want not in ("string", "guid")
-            else exp.cast(e, "VARCHAR" if d.name == "duckdb" else "Nullable(String)")
+            else cast(e, "VARCHAR" if d.name == "duckdb" else "Nullable(String)")
         )
     if want in ("timespan",) and have == "timespan":
-        return exp.cast(e, "BIGINT")
+        return cast(e, "BIGINT")
     if have == want:
         return (
-            exp.cast(
+            cast(
                 e, d.storage_type(want).removeprefix("Nullable(").removesuffix(")"), dialect=d.sqlglot_dialect
             )
             if want in ("int", "long", "real", "bool")

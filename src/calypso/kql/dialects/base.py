@@ -9,9 +9,25 @@ microseconds (UTC), dynamic = JSON text.
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cache
 from typing import ClassVar
 
 from sqlglot import exp
+
+
+@cache
+def _parsed_type(to: str, dialect: str | None) -> exp.DataType:
+    return exp.DataType.build(to, dialect=dialect)
+
+
+def data_type(to: str | exp.DataType, dialect: str | None = None) -> exp.DataType:
+    """The SQL type `to`, parsed once per process (a copy each time: trees are changed in place)."""
+    return (to if isinstance(to, exp.DataType) else _parsed_type(to, dialect)).copy()
+
+
+def cast(e: exp.Expression, to: str | exp.DataType, dialect: str | None = None) -> exp.Expression:
+    """`CAST(e AS to)`: sqlglot's `exp.cast` without its deep copy of `e` and parse of `to` (~50 us)."""
+    return exp.cast(e, data_type(to, dialect), copy=False, dialect=dialect)
 
 
 def fn(name: str, *args: exp.Expression) -> exp.Expression:
@@ -26,7 +42,7 @@ def lit(value: object) -> exp.Expression:
         return exp.Boolean(this=value)
     if isinstance(value, int | float):
         if isinstance(value, float) and (value != value or value in (float("inf"), float("-inf"))):
-            return exp.cast(exp.Literal.string(str(value)), "DOUBLE")
+            return cast(exp.Literal.string(str(value)), "DOUBLE")
         if value < 0:
             return exp.Neg(this=exp.Literal.number(-value))
         return exp.Literal.number(value)

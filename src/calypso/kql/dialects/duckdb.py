@@ -10,9 +10,9 @@ from typing import ClassVar
 
 from sqlglot import exp
 
-from .base import Dialect, fn, lit
+from .base import Dialect, cast, data_type, fn, lit
 
-_JSON = exp.DataType.build("JSON", dialect="duckdb")
+_JSON = data_type("JSON", dialect="duckdb")
 
 
 class DuckDB(Dialect):
@@ -45,28 +45,28 @@ class DuckDB(Dialect):
         return fn("epoch_us", e)
 
     def from_epoch_us(self, e: exp.Expression) -> exp.Expression:
-        return fn("make_timestamp", exp.cast(e, "BIGINT"))
+        return fn("make_timestamp", cast(e, "BIGINT"))
 
     def datetime_literal(self, value: datetime | None) -> exp.Expression:
         if value is None:
-            return exp.cast(exp.Null(), "TIMESTAMP")
-        return exp.cast(exp.Literal.string(value.strftime("%Y-%m-%d %H:%M:%S.%f")), "TIMESTAMP")
+            return cast(exp.Null(), "TIMESTAMP")
+        return cast(exp.Literal.string(value.strftime("%Y-%m-%d %H:%M:%S.%f")), "TIMESTAMP")
 
     def trunc(self, unit: str, e: exp.Expression) -> exp.Expression:
-        return exp.cast(fn("date_trunc", exp.Literal.string(unit), e), "TIMESTAMP")
+        return cast(fn("date_trunc", exp.Literal.string(unit), e), "TIMESTAMP")
 
     def date_part(self, part: str, e: exp.Expression) -> exp.Expression:
         return fn("date_part", exp.Literal.string(part), e)
 
     def add_months(self, e: exp.Expression, n: exp.Expression) -> exp.Expression:
-        return exp.cast(exp.Add(this=e, expression=fn("to_months", exp.cast(n, "INTEGER"))), "TIMESTAMP")
+        return cast(exp.Add(this=e, expression=fn("to_months", cast(n, "INTEGER"))), "TIMESTAMP")
 
     def format_datetime_iso(self, e: exp.Expression) -> exp.Expression:
         return fn("strftime", e, exp.Literal.string("%Y-%m-%dT%H:%M:%S.%fZ"))
 
     def parse_datetime(self, e: exp.Expression) -> exp.Expression:
-        s = fn("replace", fn("replace", exp.cast(e, "VARCHAR"), lit("Z"), lit("")), lit("T"), lit(" "))
-        return exp.TryCast(this=s, to=exp.DataType.build("TIMESTAMP"))
+        s = fn("replace", fn("replace", cast(e, "VARCHAR"), lit("Z"), lit("")), lit("T"), lit(" "))
+        return exp.TryCast(this=s, to=data_type("TIMESTAMP"))
 
     def strpos(self, hay: exp.Expression, needle: exp.Expression, ci: bool) -> exp.Expression:
         if ci:
@@ -126,7 +126,7 @@ class DuckDB(Dialect):
             e = fn("trunc", e)
         if from_type == "dynamic":
             e = self.json_to_string(e)
-        return exp.TryCast(this=e, to=exp.DataType.build(self._cast[to_type]))
+        return exp.TryCast(this=e, to=data_type(self._cast[to_type]))
 
     def to_string(self, e: exp.Expression, kusto_type: str) -> exp.Expression:
         if kusto_type == "string":
@@ -135,7 +135,7 @@ class DuckDB(Dialect):
             return self.json_to_string(e)
         if kusto_type == "datetime":
             return self.format_datetime_iso(e)
-        return exp.cast(e, "VARCHAR")
+        return cast(e, "VARCHAR")
 
     def _path(self, path: list[exp.Expression]) -> exp.Expression:
         parts: list[exp.Expression] = [lit("$")]
@@ -147,26 +147,26 @@ class DuckDB(Dialect):
             elif isinstance(p, exp.Neg) and isinstance(p.this, exp.Literal):
                 parts.append(lit(f"[#-{p.this.this}]"))
             else:
-                idx = exp.cast(p, "BIGINT")
-                parts.append(fn("concat", lit("["), exp.cast(idx, "VARCHAR"), lit("]")))
+                idx = cast(p, "BIGINT")
+                parts.append(fn("concat", lit("["), cast(idx, "VARCHAR"), lit("]")))
         if all(isinstance(p, exp.Literal) for p in parts):
             return lit("".join(str(p.this) for p in parts))
         return fn("concat", *parts)
 
     def json_get(self, e: exp.Expression, path: list[exp.Expression]) -> exp.Expression:
-        return fn("json_extract", exp.cast(e, _JSON), self._path(path))
+        return fn("json_extract", cast(e, _JSON), self._path(path))
 
     def json_to_string(self, e: exp.Expression) -> exp.Expression:
-        return fn("json_extract_string", exp.cast(e, _JSON), lit("$"))
+        return fn("json_extract_string", cast(e, _JSON), lit("$"))
 
     def json_to_number(self, e: exp.Expression) -> exp.Expression:
-        return exp.TryCast(this=self.json_to_string(e), to=exp.DataType.build("DOUBLE"))
+        return exp.TryCast(this=self.json_to_string(e), to=data_type("DOUBLE"))
 
     def json_type(self, e: exp.Expression) -> exp.Expression:
-        return fn("lower", fn("json_type", exp.cast(e, _JSON)))
+        return fn("lower", fn("json_type", cast(e, _JSON)))
 
     def json_array_length(self, e: exp.Expression) -> exp.Expression:
-        j = exp.cast(e, _JSON)
+        j = cast(e, _JSON)
         return exp.If(
             this=exp.EQ(this=fn("json_type", j), expression=lit("ARRAY")),
             true=fn("json_array_length", j),
@@ -174,11 +174,11 @@ class DuckDB(Dialect):
         )
 
     def json_literal(self, text: str) -> exp.Expression:
-        return exp.cast(exp.Literal.string(text), _JSON)
+        return cast(exp.Literal.string(text), _JSON)
 
     def to_json(self, e: exp.Expression, kusto_type: str) -> exp.Expression:
         if kusto_type == "dynamic":
-            return exp.cast(e, _JSON)
+            return cast(e, _JSON)
         if kusto_type == "datetime":
             e = self.format_datetime_iso(e)
         return fn("to_json", e)
@@ -190,10 +190,10 @@ class DuckDB(Dialect):
         return fn("json_object", *[x for kv in pairs for x in kv])
 
     def json_keys(self, e: exp.Expression) -> exp.Expression:
-        return fn("to_json", fn("json_keys", exp.cast(e, _JSON)))
+        return fn("to_json", fn("json_keys", cast(e, _JSON)))
 
     def _elements(self, e: exp.Expression) -> exp.Expression:
-        return fn("json_extract", exp.cast(e, _JSON), lit("$[*]"))
+        return fn("json_extract", cast(e, _JSON), lit("$[*]"))
 
     def json_array_concat(self, items: list[exp.Expression]) -> exp.Expression:
         return fn("to_json", fn("flatten", fn("list_value", *[self._elements(i) for i in items])))
@@ -206,8 +206,8 @@ class DuckDB(Dialect):
         return exp.Sub(this=fn("coalesce", pos, lit(0)), expression=lit(1))
 
     def json_array_contains(self, arr: exp.Expression, value: exp.Expression) -> exp.Expression:
-        strings = fn("json_extract_string", exp.cast(arr, _JSON), lit("$[*]"))
-        return fn("list_contains", strings, exp.cast(value, "VARCHAR"))
+        strings = fn("json_extract_string", cast(arr, _JSON), lit("$[*]"))
+        return fn("list_contains", strings, cast(value, "VARCHAR"))
 
     _aggs: ClassVar[dict[str, str]] = {
         "arg_max": "arg_max",
@@ -233,16 +233,16 @@ class DuckDB(Dialect):
         return fn("coalesce", fn("to_json", agg), self.json_literal("[]"))
 
     def int_div(self, a: exp.Expression, b: exp.Expression) -> exp.Expression:
-        return exp.cast(fn("trunc", exp.Div(this=a, expression=b)), "BIGINT")
+        return cast(fn("trunc", exp.Div(this=a, expression=b)), "BIGINT")
 
     def floor_div(self, a: exp.Expression, b: exp.Expression) -> exp.Expression:
-        return exp.cast(fn("floor", exp.Div(this=a, expression=b)), "BIGINT")
+        return cast(fn("floor", exp.Div(this=a, expression=b)), "BIGINT")
 
     def rand(self) -> exp.Expression:
         return fn("random")
 
     def to_hex(self, e: exp.Expression) -> exp.Expression:
-        return fn("lower", fn("hex", exp.cast(e, "BIGINT")))
+        return fn("lower", fn("hex", cast(e, "BIGINT")))
 
     def json_array_slice(
         self, arr: exp.Expression, start: exp.Expression, end: exp.Expression
@@ -251,7 +251,7 @@ class DuckDB(Dialect):
             ge0 = exp.GTE(this=i, expression=lit(0))
             return exp.If(this=ge0, true=exp.Add(this=i, expression=lit(1)), false=i)
 
-        items = exp.cast(exp.cast(arr, _JSON), "JSON[]")
+        items = cast(cast(arr, _JSON), "JSON[]")
         return fn("to_json", fn("list_slice", items, one_based(start), one_based(end)))
 
     def session_start(
@@ -291,7 +291,7 @@ class DuckDB(Dialect):
 
     def hash64(self, s: exp.Expression) -> exp.Expression:
         # DuckDB has no xxHash64: its own 64-bit hash, high bit cleared (stable, not Azure's value)
-        return exp.cast(exp.BitwiseAnd(this=fn("hash", s), expression=lit(0x7FFFFFFFFFFFFFFF)), "BIGINT")
+        return cast(exp.BitwiseAnd(this=fn("hash", s), expression=lit(0x7FFFFFFFFFFFFFFF)), "BIGINT")
 
 
 def _any_of(*conds: exp.Expression) -> exp.Expression:

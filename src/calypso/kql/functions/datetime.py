@@ -10,7 +10,7 @@ from sqlglot import exp
 
 from .. import ast as A
 from ..binder import NUMERIC, Scope, Typed
-from ..dialects.base import fn, lit
+from ..dialects.base import cast, fn, lit
 from ..errors import KqlError
 from ..scalars import widen_int
 from .base import ScalarFn, agg_flag, args, literal_str
@@ -83,9 +83,9 @@ def bin_sql(v: Typed, step: Typed, scope: Scope, at: Typed | None = None) -> Typ
         return Typed(res, v.type, v.is_agg)
     if v.type in NUMERIC:
         base = (
-            exp.cast(v.sql, "DOUBLE")
+            cast(v.sql, "DOUBLE")
             if at is None
-            else exp.Paren(this=exp.Sub(this=exp.cast(v.sql, "DOUBLE"), expression=at.sql))
+            else exp.Paren(this=exp.Sub(this=cast(v.sql, "DOUBLE"), expression=at.sql))
         )
         res = exp.Mul(this=fn("floor", exp.Div(this=base, expression=step.sql)), expression=step.sql)
         if at is not None:
@@ -171,7 +171,7 @@ PARTS = {
 def _part(part: str, out: str = "int") -> ScalarFn:
     def f(call: A.Call, scope: Scope) -> Typed:
         (v,) = args(call, scope, 1)
-        return Typed(exp.cast(scope.ctx.dialect.date_part(part, v.sql), "INTEGER"), out, v.is_agg)
+        return Typed(cast(scope.ctx.dialect.date_part(part, v.sql), "INTEGER"), out, v.is_agg)
 
     return f
 
@@ -181,7 +181,7 @@ def _datetime_part(call: A.Call, scope: Scope) -> Typed:
     name = literal_str(call, 0).lower()
     if name not in PARTS:
         raise KqlError("UnsupportedFunction", f"datetime_part '{name}' is not supported", *call.pos)
-    return Typed(exp.cast(scope.ctx.dialect.date_part(PARTS[name], v.sql), "INTEGER"), "int", v.is_agg)
+    return Typed(cast(scope.ctx.dialect.date_part(PARTS[name], v.sql), "INTEGER"), "int", v.is_agg)
 
 
 def _dayofweek(call: A.Call, scope: Scope) -> Typed:
@@ -245,7 +245,7 @@ def _datetime_diff(call: A.Call, scope: Scope) -> Typed:
         diff: exp.Expression = exp.Sub(this=ym_a, expression=ym_b)
         if unit != "month":
             diff = d.floor_div(diff, lit({"year": 12, "quarter": 3}[unit]))
-        return Typed(exp.cast(diff, "BIGINT"), "long", agg_flag(a, b))
+        return Typed(cast(diff, "BIGINT"), "long", agg_flag(a, b))
     if unit not in US_PER and unit != "week":
         raise KqlError("UnsupportedFunction", f"datetime_diff unit '{unit}' is not supported", *call.pos)
     step = 7 * DAY_US if unit == "week" else US_PER[unit]
@@ -266,16 +266,14 @@ def _make_datetime(call: A.Call, scope: Scope) -> Typed:
     res = d.add_months(base, months)
     us: exp.Expression = exp.Mul(this=exp.Sub(this=vals[2].sql, expression=lit(1)), expression=lit(DAY_US))
     for v, unit in zip(vals[3:6], ("hour", "minute", "second"), strict=False):
-        us = exp.Add(
-            this=us, expression=exp.cast(exp.Mul(this=v.sql, expression=lit(US_PER[unit])), "BIGINT")
-        )
+        us = exp.Add(this=us, expression=cast(exp.Mul(this=v.sql, expression=lit(US_PER[unit])), "BIGINT"))
     return Typed(d.from_epoch_us(exp.Add(this=d.epoch_us(res), expression=us)), "datetime", agg_flag(*vals))
 
 
 def _unixtime(scale: int) -> ScalarFn:
     def f(call: A.Call, scope: Scope) -> Typed:
         (v,) = args(call, scope, 1)
-        us = exp.cast(exp.Mul(this=v.sql, expression=lit(scale)), "BIGINT")
+        us = cast(exp.Mul(this=v.sql, expression=lit(scale)), "BIGINT")
         return Typed(scope.ctx.dialect.from_epoch_us(us), "datetime", v.is_agg)
 
     return f

@@ -10,7 +10,7 @@ from sqlglot import exp
 
 from .. import ast as A
 from ..binder import NUMERIC, Scope, Typed
-from ..dialects.base import fn, lit
+from ..dialects.base import cast, data_type, fn, lit
 from ..errors import KqlError
 from ..scalars import coerce_pair, promote, widen_int
 from .base import ScalarFn, agg_flag, args, as_string
@@ -34,7 +34,7 @@ def _convert(to: str) -> ScalarFn:
                 return a
             if a.type == "string":
                 return Typed(
-                    exp.TryCast(this=a.sql, to=exp.DataType.build("JSON"))
+                    exp.TryCast(this=a.sql, to=data_type("JSON"))
                     if d.name == "duckdb"
                     else fn("if", fn("isValidJSON", a.sql), a.sql, exp.Null()),
                     "dynamic",
@@ -45,7 +45,7 @@ def _convert(to: str) -> ScalarFn:
             if a.type == "timespan":
                 return a
             if a.type in NUMERIC:
-                return Typed(exp.cast(a.sql, "BIGINT"), "timespan", a.is_agg)
+                return Typed(cast(a.sql, "BIGINT"), "timespan", a.is_agg)
             if a.type == "string" and isinstance(a.sql, exp.Literal) and a.sql.is_string:
                 # a constant string is parsed at compile time ('1.02:03:04.5', '00:10:00'); null if invalid
                 from ..values import parse_timespan
@@ -183,7 +183,7 @@ def _rand(call: A.Call, scope: Scope) -> Typed:
     if scope.ctx.dialect.name == "clickhouse":
         r = exp.Div(this=r, expression=lit(4294967296.0))
     if vals:
-        return Typed(exp.cast(fn("floor", exp.Mul(this=r, expression=vals[0].sql)), "BIGINT"), "long")
+        return Typed(cast(fn("floor", exp.Mul(this=r, expression=vals[0].sql)), "BIGINT"), "long")
     return Typed(r, "real")
 
 

@@ -13,7 +13,7 @@ from sqlglot import exp
 
 from .. import ast as A
 from ..binder import Scope, Typed
-from ..dialects.base import lit
+from ..dialects.base import cast, lit
 from ..errors import KqlError
 from .base import ScalarFn, args, literal_int
 
@@ -70,7 +70,7 @@ def _row_cumsum(call: A.Call, scope: Scope) -> Typed:
     total: exp.Expression = exp.Window(this=exp.Sum(this=v.sql), spec=frame)
     out = "long" if v.type == "int" else v.type
     if out in ("long", "timespan"):
-        total = exp.cast(total, "BIGINT")
+        total = cast(total, "BIGINT")
     return Typed(total, out)
 
 

@@ -22,7 +22,7 @@ from sqlglot import exp
 
 from .. import ast as A
 from ..binder import Context, Rel, alias, col
-from ..dialects.base import lit
+from ..dialects.base import cast, lit
 from ..errors import KqlError, did_you_mean
 from ..parse_ops import OPERATORS as PARSE_OPERATORS
 from ..parse_ops import Parser
@@ -260,7 +260,7 @@ def _narrow(ctx: Context, rel: Rel, op: EvaluateOp) -> Rel:
         value = translate(A.Call(op.pos, "tostring", (A.Name(op.pos, n),)), s2).sql
         parts.append(
             q2.select(
-                alias(exp.cast(col("__row", s2.table), "BIGINT"), "Row"),
+                alias(cast(col("__row", s2.table), "BIGINT"), "Row"),
                 alias(lit(n), "Column"),
                 alias(value, "Value"),
                 alias(lit(i), "__ord"),

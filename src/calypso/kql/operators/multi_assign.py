@@ -19,7 +19,7 @@ from sqlglot import exp
 
 from .. import ast as A
 from ..binder import Context, Rel, Scope, Typed, col
-from ..dialects.base import fn, lit
+from ..dialects.base import cast, data_type, fn, lit
 from ..errors import KqlError
 from ..functions.series_fit import (
     ANOMALY_PARTS,
@@ -42,7 +42,7 @@ class TupleElement(A.Expr):
 
 # ---- series_stats --------------------------------------------------------------------------------
 def _doubles_duckdb(e: exp.Expression) -> exp.Expression:
-    return exp.TryCast(this=exp.cast(e, "JSON"), to=exp.DataType.build("DOUBLE[]"))
+    return exp.TryCast(this=cast(e, "JSON"), to=data_type("DOUBLE[]"))
 
 
 def _doubles_clickhouse(e: exp.Expression) -> exp.Expression:
@@ -93,7 +93,7 @@ def _series_stats(call: A.Call, scope: Scope, index: int) -> Typed:
     part, kusto_type = _STATS_PARTS[index]
     value = pair[1](arr, part)
     if kusto_type == "long":
-        value = exp.cast(value, "BIGINT")
+        value = cast(value, "BIGINT")
     return Typed(value, kusto_type)
 
 

@@ -16,7 +16,7 @@ from sqlglot import exp
 
 from .. import ast as A
 from ..binder import Context, Rel, Scope, alias, col
-from ..dialects.base import fn, lit
+from ..dialects.base import cast, fn, lit
 from ..errors import KqlError
 from ..parse_ops import OPERATORS as PARSE_OPERATORS
 from ..parse_ops import Parser
@@ -154,7 +154,7 @@ def _expand(ctx: Context, rel: Rel, items: tuple[Item, ...], limit: A.Expr | Non
         sel.insert(position, alias(element, n))
     if index is not None:
         cols.append((index, "long"))
-        sel.append(alias(exp.cast(i, "BIGINT"), index))
+        sel.append(alias(cast(i, "BIGINT"), index))
     expanded = (
         exp.select(*sel)
         .from_(stage1.subquery(t1, copy=False), copy=False)

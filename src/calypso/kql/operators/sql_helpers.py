@@ -11,16 +11,14 @@ from collections.abc import Callable
 from sqlglot import exp
 
 from ..binder import Context, Typed, alias
-from ..dialects.base import Dialect, fn, lit
+from ..dialects.base import Dialect, cast, fn, lit
 from ..errors import KqlError
 
 TICKS_PER_US = 10
 
 
 def _series_duckdb(count: exp.Expression) -> exp.Expression:
-    return fn(
-        "unnest", fn("generate_series", lit(0), exp.Sub(this=exp.cast(count, "BIGINT"), expression=lit(1)))
-    )
+    return fn("unnest", fn("generate_series", lit(0), exp.Sub(this=cast(count, "BIGINT"), expression=lit(1))))
 
 
 def _series_clickhouse(count: exp.Expression) -> exp.Expression:
@@ -29,7 +27,7 @@ def _series_clickhouse(count: exp.Expression) -> exp.Expression:
 
 def _olist_duckdb(value: exp.Expression, key: exp.Expression) -> exp.Expression:
     ordered = exp.Order(this=value, expressions=[exp.Ordered(this=key)])
-    return fn("coalesce", fn("to_json", fn("list", ordered)), exp.cast(lit("[]"), "JSON"))
+    return fn("coalesce", fn("to_json", fn("list", ordered)), cast(lit("[]"), "JSON"))
 
 
 def _olist_clickhouse(value: exp.Expression, key: exp.Expression) -> exp.Expression:

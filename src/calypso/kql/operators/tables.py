@@ -15,6 +15,7 @@ from sqlglot import exp
 
 from .. import ast as A
 from ..binder import Context, Rel, Scope, Typed, alias, col
+from ..dialects.base import cast
 from ..errors import KqlError
 from ..parse_ops import OPERATORS as PARSE_OPERATORS
 from ..parse_ops import SOURCES as PARSE_SOURCES
@@ -57,7 +58,7 @@ def _range(ctx: Context, t: A.Tabular) -> Rel:
     name = ctx.fresh()
     value = from_number(ctx, exp.Add(this=a, expression=exp.Mul(this=col("__i", name), expression=s)), kind)
     if kind == "long":
-        value = exp.cast(value, "BIGINT")
+        value = cast(value, "BIGINT")
     q = exp.select(alias(value, t.name)).from_(
         index_series(ctx, count).subquery(name, copy=False), copy=False
     )

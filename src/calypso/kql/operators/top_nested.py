@@ -18,6 +18,7 @@ from sqlglot import exp
 
 from .. import ast as A
 from ..binder import Context, Rel, Scope, alias, col, expr_name, unique_name
+from ..dialects.base import cast
 from ..errors import KqlError
 from ..parse_ops import OPERATORS as PARSE_OPERATORS
 from ..parse_ops import Parser
@@ -139,7 +140,7 @@ def _top_nested(ctx: Context, rel: Rel, op: A.Operator) -> Rel:
                     raise KqlError(
                         "UnsupportedOperator", f"top-nested with others on a {ktype} value", *lv.others.pos
                     )
-                other_sql = exp.cast(other.sql, _CAST[ktype]) if other.type != ktype else other.sql
+                other_sql = cast(other.sql, _CAST[ktype]) if other.type != ktype else other.sql
                 cols = [c for c in ranked2.columns if c[0] not in (key, f"__a{i}")]
                 relabel = exp.Case().when(inside, col(key, s3.table)).else_(other_sql)
                 q3 = q3.select(*[col(c, s3.table) for c, _ in cols], alias(relabel, key), copy=False)

@@ -4,19 +4,41 @@ quoted identifiers and plain columns that make up most of a compiled query's nod
 Invariant: the text is exactly what sqlglot's generator for the dialect prints. The fast path only
 covers nodes whose text depends on nothing but their name (a quoted identifier without comments,
 outside pretty printing, and a column made only of such identifiers); any other node, and any part
-of a column that is not such an identifier, goes through sqlglot's own methods.
+of a column that is not such an identifier, goes through sqlglot's own methods. The one node of our
+own, `Spliced` (a template printed once, see `functions.template`), prints its stored text.
 """
 
 from __future__ import annotations
 
 from functools import cache
-from typing import Any
+from typing import Any, ClassVar
 
 from sqlglot import exp
 from sqlglot.dialects.dialect import Dialect
 from sqlglot.generator import Generator
 
 _MAX_NAMES = 20_000  # quoted names remembered per dialect (table and column names repeat across queries)
+
+
+class Spliced(exp.Expression):
+    """SQL text printed once (a template's), with argument trees put into its holes.
+
+    `parts` alternates text and argument indexes; an argument that is not a single operand is
+    printed in parentheses, so it binds as the operand it stands for.
+    """
+
+    arg_types: ClassVar[dict[str, bool]] = {"parts": True, "expressions": False}
+
+
+_OPERANDS = (exp.Column, exp.Literal, exp.Paren, exp.Null, exp.Boolean, exp.Anonymous)
+
+
+def _spliced_sql(gen: Generator, e: Spliced) -> str:
+    texts = []
+    for a in e.expressions:
+        text = gen.sql(a)
+        texts.append(text if isinstance(a, _OPERANDS) else f"({text})")
+    return "".join(p if type(p) is str else texts[p] for p in e.args["parts"])
 
 
 def _plain_quoted(node: object) -> bool:
@@ -30,6 +52,8 @@ def _generator(sqlglot_dialect: str) -> tuple[Dialect, type[Generator]]:
     quoted: dict[str, str] = {}
 
     class Fast(base):
+        TRANSFORMS: ClassVar[dict[type[exp.Expression], Any]] = {**base.TRANSFORMS, Spliced: _spliced_sql}
+
         def identifier_sql(self, expression: exp.Identifier) -> str:
             if self.pretty or not _plain_quoted(expression) or type(expression.this) is not str:
                 return str(super().identifier_sql(expression))

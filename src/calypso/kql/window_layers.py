@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from sqlglot import exp
 
 from .binder import Context, alias, col
+from .sqlgen import generate
 
 
 def _inner_windows(e: exp.Expression, everywhere: bool = False) -> list[exp.Window]:
@@ -68,7 +69,7 @@ def split_nested_windows(
         names: dict[str, str] = {}  # one hidden column per distinct inner call
         hidden: list[exp.Expression] = []
         for w in inner:
-            key = w.sql()
+            key = generate(w.copy(), ctx.dialect.sqlglot_dialect)
             if key not in names:
                 names[key] = ctx.fresh("__w")
                 hidden.append(alias(w.copy(), names[key]))

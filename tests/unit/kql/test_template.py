@@ -1,8 +1,11 @@
 from __future__ import annotations
 
+import duckdb
 from sqlglot import exp
 
-from calypso.kql.functions.template import instantiate, slot
+from calypso.kql.compiler import parenthesize
+from calypso.kql.functions.template import instantiate, render, slot
+from calypso.kql.sqlgen import generate
 
 
 def test_slots_take_copies_of_the_arguments() -> None:
@@ -25,3 +28,24 @@ def test_cached_tree_is_never_handed_out() -> None:
 def test_a_whole_template_slot_is_the_argument() -> None:
     arg = exp.column("z")
     assert instantiate(slot(0), "clickhouse", arg).sql() == "z"
+
+
+def test_rendered_template_prints_the_same_sql_text_around_its_arguments() -> None:
+    text = f"coalesce({slot(0)}, {slot(1)}) + len({slot(0)})"
+    tree = render(text, "duckdb", exp.column("a", quoted=True), exp.Literal.number(1))
+    assert generate(tree, "duckdb") == '(COALESCE("a", 1) + LENGTH("a"))'
+
+
+def test_an_operator_argument_stays_one_operand() -> None:
+    text = f"{slot(0)} * 2 - {slot(1)}"
+    args = (exp.Add(this=exp.Literal.number(1), expression=exp.Literal.number(2)), exp.Literal.number(3))
+    con = duckdb.connect()
+    for tree in (render(text, "duckdb", *args), instantiate(text, "duckdb", *args)):
+        query = exp.select(exp.Mul(this=tree, expression=exp.Literal.number(10)))
+        sql = generate(parenthesize(query), "duckdb")  # as the compiler prints every tree
+        assert con.execute(sql).fetchone() == (30,)  # ((1 + 2) * 2 - 3) * 10
+
+
+def test_a_whole_rendered_slot_is_the_argument() -> None:
+    arg = exp.column("z")
+    assert render(slot(0), "clickhouse", arg) is arg

@@ -27,7 +27,7 @@ from .. import ast as A
 from ..binder import Scope, Typed
 from ..errors import KqlError
 from ..scalars import translate
-from .template import instantiate, slot
+from .template import render, slot
 
 
 @dataclass(frozen=True)
@@ -161,7 +161,7 @@ def index_calls(o: ArrayOps, text: str) -> str:
 
 def _parse(text: str, scope: Scope, *slots: exp.Expression) -> exp.Expression:
     o = OPS[scope.ctx.dialect.name]
-    return instantiate(index_calls(o, text), scope.ctx.dialect.sqlglot_dialect, *slots)
+    return render(index_calls(o, text), scope.ctx.dialect.sqlglot_dialect, *slots)
 
 
 def series_fit_line(call: A.Call, scope: Scope, index: int) -> Typed:

@@ -32,7 +32,7 @@ from .. import ast as A
 from ..binder import Scope, Typed
 from ..errors import KqlError
 from .series_fit import _ICEPT, _SLOPE, OPS, ArrayOps, _fit_stats, _let, _series_arg, index_calls
-from .template import instantiate, slot
+from .template import render, slot
 
 FIT_2LINES_PARTS = (
     ("rsquare", "real"),
@@ -178,13 +178,13 @@ def fit_2lines_record(call: A.Call, scope: Scope) -> Typed:
         raise KqlError("SyntaxError", "series_fit_2lines() expects one series", *call.pos)
     o, y, series = _series_arg(call, scope)
     text = _record(o, scope.ctx.dialect.name, y)
-    return Typed(instantiate(text, scope.ctx.dialect.sqlglot_dialect, series), "dynamic")
+    return Typed(render(text, scope.ctx.dialect.sqlglot_dialect, series), "dynamic")
 
 
 def fit_2lines_part(record: exp.Expression, index: int, scope: Scope) -> Typed:
     o = OPS[scope.ctx.dialect.name]
     text = _part(o, scope.ctx.dialect.name, slot(0), index)
-    return Typed(instantiate(text, scope.ctx.dialect.sqlglot_dialect, record), FIT_2LINES_PARTS[index][1])
+    return Typed(render(text, scope.ctx.dialect.sqlglot_dialect, record), FIT_2LINES_PARTS[index][1])
 
 
 def series_fit_2lines(call: A.Call, scope: Scope, index: int) -> Typed:

@@ -1,17 +1,22 @@
-"""SQL templates parsed once per dialect: text with argument slots -> a fresh sqlglot tree.
+"""SQL templates parsed once per dialect: text with argument slots -> SQL with the arguments in.
 
 Invariant: a template's text is built by the compiler alone and never holds user text or the SQL of
 a translated argument; arguments are given as trees and put in the places of the slots `slot(0)`,
 `slot(1)`, ... (each written in the text where an operand may stand, so it parses as a bare
-column). The parsed text is cached (per text and dialect) and copied for each use, so a template
-costs one parse per process instead of one per compile, and no generated SQL is parsed back.
+column). `render` prints a template once per text and dialect and splices the arguments' SQL into
+that text at generation (a `Spliced` node), so a use costs neither a copy of the template's tree nor
+its printing; `instantiate` gives a fresh tree (a copy of the parsed text) for callers that change it.
+No generated SQL is parsed back.
 """
 
 from __future__ import annotations
 
+import re
 from functools import lru_cache
 
 from sqlglot import exp
+
+from ..sqlgen import _OPERANDS, Spliced, generate
 
 _PREFIX = "__kql_slot"
 
@@ -53,3 +58,34 @@ def instantiate(text: str, dialect: str, *args: exp.Expression) -> exp.Expressio
             return new
         c.replace(new)
     return tree
+
+
+_SLOT_TEXT = re.compile(r"[\"`]?" + _PREFIX + r"(\d+)__[\"`]?")
+
+
+@lru_cache(maxsize=256)
+def _printed(text: str, dialect: str) -> tuple[str | int, ...] | None:
+    """The template's SQL split at its slots (text, slot index, text, ...); None to keep a tree."""
+    from ..compiler import parenthesize  # the compiler imports the functions that use templates
+
+    tree = _parsed(text, dialect).copy()
+    slots = sum(1 for c in tree.find_all(exp.Column) if c.name.startswith(_PREFIX))
+    if tree.find(exp.Window) is not None:  # window calls must stay visible to the window layers
+        return None
+    pieces = _SLOT_TEXT.split(generate(parenthesize(tree), dialect))
+    if len(pieces) != 2 * slots + 1:
+        return None
+    parts: list[str | int] = [int(p) if i % 2 else p for i, p in enumerate(pieces)]
+    if not isinstance(tree, _OPERANDS):  # an operator at the top: keep it one operand where it goes
+        parts = ["(", *parts, ")"]
+    return tuple(p for p in parts if p != "")
+
+
+def render(text: str, dialect: str, *args: exp.Expression) -> exp.Expression:
+    """`text` in `dialect` with `args[i]` in the place of each `slot(i)` (the arguments are not copied)."""
+    parts = _printed(text, dialect)
+    if parts is None:
+        return instantiate(text, dialect, *args)
+    if len(parts) == 1 and type(parts[0]) is int:
+        return args[parts[0]]
+    return Spliced(parts=parts, expressions=list(args))

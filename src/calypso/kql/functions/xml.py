@@ -34,7 +34,7 @@ from .. import ast as A
 from ..binder import Scope, Typed
 from ..errors import KqlError
 from .base import ScalarFn, args
-from .template import instantiate, slot
+from .template import render, slot
 
 TOKENS = r"""(?s)<!--.*?-->|<!\[CDATA\[.*?\]\]>|<(?:[^>"']|"[^"]*"|'[^']*')*>|[^<]+"""
 TAG_NAME = r"^</?\s*([^\s/>]+)"
@@ -272,7 +272,7 @@ def _parse_xml(call: A.Call, scope: Scope) -> Typed:
     if o is None:
         raise KqlError("UnsupportedFunction", f"parse_xml is not supported by {scope.ctx.dialect.name}")
     text = o.to_dynamic(_T(o).parse_xml(f"({slot(0)})"))
-    return Typed(instantiate(text, scope.ctx.dialect.sqlglot_dialect, xml.sql), "dynamic", xml.is_agg)
+    return Typed(render(text, scope.ctx.dialect.sqlglot_dialect, xml.sql), "dynamic", xml.is_agg)
 
 
 XML: dict[str, ScalarFn] = {"parse_xml": _parse_xml}

@@ -29,6 +29,7 @@ from .dialects.base import lit
 from .errors import KqlError, did_you_mean
 from .functions.percentiles import percentiles_columns
 from .scalars import translate
+from .sqlgen import ColumnList
 from .window_layers import split_nested_windows
 
 
@@ -39,7 +40,9 @@ def wrap(rel: Rel, ctx: Context) -> tuple[exp.Select, Scope]:
 
 
 def select_all(rel: Rel, table: str | None = None) -> list[exp.Expression]:
-    return [col(n, table) for n, _ in rel.columns]
+    if table is None or not rel.columns:
+        return [col(n, table) for n, _ in rel.columns]
+    return [ColumnList(table=table, names=tuple(n for n, _ in rel.columns))]
 
 
 def all_of(table: str | None) -> list[exp.Expression]:
@@ -95,6 +98,10 @@ def passthrough_table(rel: Rel) -> str | None:
     table = src.this.alias
     if len(q.expressions) == 1 and q.expressions[0].is_star and q.expressions[0].table == table:
         return str(table)
+    if len(q.expressions) == 1 and isinstance(q.expressions[0], ColumnList):
+        listed = q.expressions[0].args
+        same = listed["table"] == table and listed["names"] == tuple(n for n, _ in rel.columns)
+        return str(table) if same else None
     if len(q.expressions) != len(rel.columns):
         return None
     for e, (n, _) in zip(q.expressions, rel.columns, strict=True):

@@ -17,6 +17,7 @@ from .errors import KqlError, did_you_mean
 from .planner import OPERATORS, SOURCES, plan, select_all, wrap
 from .prune import select_columns
 from .scalars import translate
+from .sqlgen import ColumnList
 
 
 def _table(ctx: Context, t: A.Tabular) -> Rel:
@@ -54,7 +55,7 @@ def scan_table(ctx: Context, table: str, columns: list[tuple[str, str]]) -> Rel:
     The timespan filter reads the table's own `TimeGenerated`, selected or not.
     """
     name = ctx.fresh()
-    q = exp.select(*[col(n, name) for n, _ in columns]).from_(
+    q = exp.select(ColumnList(table=name, names=tuple(n for n, _ in columns))).from_(
         exp.table_(table, quoted=True).as_(name), copy=False
     )
     types = dict(ctx.catalog[table])

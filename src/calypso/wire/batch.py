@@ -4,8 +4,11 @@ A request body is zstd-compressed JSON: `{"batches": [Batch, ...]}`. A batch car
 table, column-oriented (`columns`: name -> list of values, all lists `count` long). Values are JSON
 scalars; datetimes are ISO 8601 strings in UTC; dynamic values are any JSON. A column whose value is
 the same on every row (a tailed file's path, the collection time) may come once, in `consts`: name ->
-value, so a batch of lines is not mostly repeated text; `decode` expands them into full columns unless
-asked to keep them apart (`expand_consts=False`, for a receiver that repeats them cheaper itself). `batch_id` is a UUID
+value, so a batch of lines is not mostly repeated text. A column of strings none of which is null or holds
+a newline may come as one string, in `joined`: name -> the values joined by "\n" (`count` >= 1), so a
+receiver can split it in one vectorized step instead of building an object per value; `to_json` joins
+every such column by itself. `decode` turns both back into full columns unless asked to keep them
+apart (`expand_consts=False`, for a receiver that repeats and splits them cheaper itself). `batch_id` is a UUID
 chosen when the batch entered the agent's disk buffer, so redelivery after a crash reuses it and the
 workspace stores each batch once.
 """
@@ -31,6 +34,7 @@ class Batch:
     count: int
     batch_id: str = field(default_factory=lambda: str(uuid.uuid4()))
     consts: Mapping[str, Any] = field(default_factory=dict)
+    joined: Mapping[str, str] = field(default_factory=dict)
 
     @staticmethod
     def from_records(table: str, records: Sequence[Mapping[str, Any]], batch_id: str | None = None) -> Batch:
@@ -41,23 +45,40 @@ class Batch:
         return Batch(table, columns, len(records), batch_id or str(uuid.uuid4()))
 
     def to_json(self) -> dict[str, Any]:
-        doc = {"batch_id": self.batch_id, "table": self.table, "count": self.count, "columns": self.columns}
+        columns: dict[str, Any] = {}
+        joined = dict(self.joined)
+        for name, values in self.columns.items():
+            text = join_strings(values)
+            if text is None:
+                columns[name] = values
+            else:
+                joined[name] = text
+        doc = {"batch_id": self.batch_id, "table": self.table, "count": self.count, "columns": columns}
         if self.consts:
             doc["consts"] = self.consts
+        if joined:
+            doc["joined"] = joined
         return doc
 
     def with_defaults(self, defaults: Mapping[str, Any]) -> Batch:
         """The batch with `defaults` as constant columns wherever it has no such column."""
         missing = {k: v for k, v in defaults.items() if k not in self.columns and k not in self.consts}
+        missing = {k: v for k, v in missing.items() if k not in self.joined}
         if not missing:
             return self
-        return Batch(self.table, self.columns, self.count, self.batch_id, {**self.consts, **missing})
+        return Batch(
+            self.table, self.columns, self.count, self.batch_id, {**self.consts, **missing}, self.joined
+        )
 
     def expanded(self) -> Mapping[str, Sequence[Any]]:
-        """Every column as a list of `count` values (constant columns repeated)."""
-        if not self.consts:
+        """Every column as a list of `count` values (constant columns repeated, joined ones split)."""
+        if not self.consts and not self.joined:
             return self.columns
-        return {**self.columns, **{k: [v] * self.count for k, v in self.consts.items()}}
+        return {
+            **self.columns,
+            **{k: split_lines(text, self.count, k) for k, text in self.joined.items()},
+            **{k: [v] * self.count for k, v in self.consts.items()},
+        }
 
     def records(self) -> list[dict[str, Any]]:
         """Row by row (for tests and small batches; the store works on columns)."""
@@ -91,10 +112,42 @@ class Batch:
                 raise ValueError("batch.consts must be an object of column -> value")
             if both := sorted(set(consts) & set(columns)):
                 raise ValueError(f"batch.consts repeats column {both[0]!r} of batch.columns")
-        batch = Batch(table, columns, count, batch_id, dict(consts) if consts else {})
-        if expand_consts and batch.consts:
+        joined = obj.get("joined")
+        if joined is not None:
+            _check_joined(joined, count, set(columns) | set(consts or ()))
+        batch = Batch(table, columns, count, batch_id, dict(consts) if consts else {}, joined or {})
+        if expand_consts and (batch.consts or batch.joined):
             batch = Batch(table, batch.expanded(), count, batch_id)
         return batch
+
+
+def join_strings(values: Sequence[Any]) -> str | None:
+    """The values joined by "\n" when they are 1+ strings without one (C speed), else None."""
+    if not values:
+        return None
+    try:
+        text = "\n".join(values)
+    except TypeError:  # a null, a number, ...
+        return None
+    return text if text.count("\n") == len(values) - 1 else None
+
+
+def split_lines(text: str, count: int, name: str) -> list[str]:
+    lines = text.split("\n")
+    if len(lines) != count:
+        raise ValueError(f"batch.joined[{name!r}] holds {len(lines)} lines for {count} rows")
+    return lines
+
+
+def _check_joined(joined: Any, count: int, others: set[str]) -> None:
+    """Shape only; whether each holds `count` lines is checked where it is split."""
+    if not isinstance(joined, Mapping):
+        raise ValueError("batch.joined must be an object of column -> string")
+    for name, text in joined.items():
+        if name in others:
+            raise ValueError(f"batch.joined repeats column {name!r}")
+        if not isinstance(text, str) or count < 1:
+            raise ValueError(f"batch.joined[{name!r}] must be a string of {count} lines")
 
 
 def encode(batches: Iterable[Batch]) -> bytes:

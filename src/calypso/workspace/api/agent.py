@@ -107,9 +107,18 @@ async def _signed(request: Request, body: bytes) -> tuple[Workspace, AgentRecord
 
 
 def _raw_batches(body: bytes) -> list[RawBatch]:
-    # Constant columns stay one value each: `prepare` converts it once and repeats the Arrow value.
+    # Constant columns stay one value each (`prepare` converts it once and repeats the Arrow value),
+    # joined ones one string each (`prepare` splits it with Arrow).
     return [
-        RawBatch(b.table, b.columns, b.count, b.batch_id, source_system="OpsManager", consts=b.consts)
+        RawBatch(
+            b.table,
+            b.columns,
+            b.count,
+            b.batch_id,
+            source_system="OpsManager",
+            consts=b.consts,
+            joined=b.joined,
+        )
         for b in batch.decode(body, expand_consts=False)
     ]
 

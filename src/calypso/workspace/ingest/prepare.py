@@ -7,7 +7,9 @@ request's), `TimeGenerated` (the record's, else ingestion time). Standard tables
 tables (`*_CL`) grow by the returned `new_columns`. Anything that does not fit raises `IngestError`
 with a message naming the table, column and row. A constant column (`RawBatch.consts`) is typed,
 converted and checked as one value and then repeated, with the same outcome (type, new columns, error
-naming row 0) as the full column of that value.
+naming row 0) as the full column of that value. A joined column (`RawBatch.joined`: strings joined by
+"\n") of a string column is split by Arrow in one step; of any other type it is split in Python and
+converted like a list, so the outcome is the same as for the list of its values.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from calypso.wire.batch import split_lines
 from calypso.wire.schemas import CUSTOM_BASE_COLUMNS, KUSTO_TYPES, Schema, is_custom_table, standard_tables
 from calypso.workspace.columns import ColumnError, infer_kusto_type, to_arrow
 
@@ -41,6 +44,7 @@ class RawBatch:
     source_system: str = "OpsManager"
     resource_id: str | None = None
     consts: Mapping[str, Any] = field(default_factory=dict)  # name -> the JSON value of every row
+    joined: Mapping[str, str] = field(default_factory=dict)  # name -> `count` strings joined by "\n"
 
 
 @dataclass(frozen=True, slots=True)
@@ -93,6 +97,15 @@ def prepare(
             arrays[name] = to_arrow(values, kusto_type)
         except ColumnError as e:
             raise IngestError(f"table {table}, column {name}: {e}") from None
+    for name, text in batch.joined.items():
+        kusto_type = kusto_type_of(name, ["string"])  # a new column of strings is a string column
+        if kusto_type == "string":
+            arrays[name] = _split(text, batch.count, f"table {table}, column {name}")
+            continue
+        try:
+            arrays[name] = to_arrow(split_lines(text, batch.count, name), kusto_type)
+        except ValueError as e:  # a ColumnError, or the wrong number of lines
+            raise IngestError(f"table {table}, column {name}: {e}") from None
     for name, value in batch.consts.items():
         one = [value] if batch.count else []  # what the full column's first row decides
         kusto_type = kusto_type_of(name, one)
@@ -109,6 +122,14 @@ def prepare(
     stamp = (now or dt.datetime.now(dt.UTC)).astimezone(dt.UTC).replace(tzinfo=None)
     arrays["TimeGenerated"] = _fill(arrays.get("TimeGenerated"), stamp, count, pa.timestamp("us"))
     return Prepared(table, pa.table(arrays), tuple(new_columns), create)
+
+
+def _split(text: str, count: int, where: str) -> pa.Array:
+    """The string array of `text`'s lines, split without a Python object per line."""
+    lines = pc.split_pattern(pa.array([text], pa.string()), "\n").flatten()
+    if len(lines) != count:
+        raise IngestError(f"{where}: the joined values hold {len(lines)} lines for {count} rows")
+    return lines
 
 
 def _repeat(one: pa.Array, count: int) -> pa.Array:

@@ -1,4 +1,4 @@
-"""prepare: constant columns give exactly what the full column of that value gives."""
+"""prepare: constant and joined columns give exactly what the full column of those values gives."""
 
 from __future__ import annotations
 
@@ -93,6 +93,35 @@ def test_an_empty_batch_infers_as_the_empty_column_does() -> None:
 def test_agent_batches_keep_constants_apart_on_request() -> None:
     sent = batch.Batch("MyApp_CL", {"RawData": ["a", "b"]}, 2, consts={"FilePath": "/var/log/a.log"})
     (kept,) = batch.decode(batch.encode([sent]), expand_consts=False)
-    assert kept.columns == {"RawData": ["a", "b"]} and kept.consts == {"FilePath": "/var/log/a.log"}
+    assert kept.consts == {"FilePath": "/var/log/a.log"}
+    assert kept.joined == {"RawData": "a\nb"} and not kept.columns
     (expanded,) = batch.decode(batch.encode([sent]))
     assert expanded.columns["FilePath"] == ["/var/log/a.log"] * 2 and not expanded.consts
+
+
+def joined_vs_list(table: str, column: str, values: list[str]) -> Prepared:
+    """prepare() of `values` sent joined, checked against the same values sent as a list."""
+    want = prepare(RawBatch(table, {column: values}, len(values), "b"), CATALOG, WS, NOW)
+    got = prepare(RawBatch(table, {}, len(values), "b", joined={column: "\n".join(values)}), CATALOG, WS, NOW)
+    assert got.new_columns == want.new_columns
+    assert got.data.select(sorted(want.data.column_names)).equals(
+        want.data.select(sorted(want.data.column_names))
+    )
+    return got
+
+
+def test_joined_strings_arrive_as_the_list_of_them_would() -> None:
+    got = joined_vs_list("MyApp_CL", "RawData", ["first line", "", "dernière ligne ✓", "  spaced  "])
+    assert got.data.column("RawData").to_pylist() == ["first line", "", "dernière ligne ✓", "  spaced  "]
+    assert got.new_columns == (("RawData", "string"),)
+
+
+def test_joined_values_of_a_typed_column_convert_like_a_list() -> None:
+    got = joined_vs_list("Syslog", "ProcessID", ["12", "4096"])
+    assert got.data.column("ProcessID").to_pylist() == [12, 4096]
+
+
+def test_joined_values_with_the_wrong_line_count_are_refused_by_name() -> None:
+    raw = RawBatch("MyApp_CL", {}, 3, "b", joined={"RawData": "a\nb"})
+    with pytest.raises(IngestError, match="column RawData: the joined values hold 2 lines for 3 rows"):
+        prepare(raw, CATALOG, WS, NOW)

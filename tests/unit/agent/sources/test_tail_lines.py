@@ -87,3 +87,39 @@ def test_fast_path_gives_the_same_lines_offsets_and_counters(chunks: list[bytes]
     assert got == want
     assert fast.counters == careful.counters
     assert fast.safe_offset == careful.safe_offset
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.lists(
+        st.one_of(
+            st.text(alphabet="abc xyz\n", max_size=40).map(str.encode),
+            st.binary(max_size=20),
+            st.sampled_from([b"\n", b"\r\n", b"\x00", "é\n".encode(), b"\xff\n", b"a" * 30 + b"\n"]),
+        ),
+        max_size=12,
+    ),
+    st.sampled_from([4, 9, 64, 8192, 9000]),
+)
+def test_joined_lines_are_the_lines_joined(chunks: list[bytes], max_line: int) -> None:
+    """Each feed_joined gives exactly what feed gives for the same bytes, as one string."""
+    joined, lines = LineSplitter("utf-8", max_line, 0), _CarefulOnly("utf-8", max_line, 0)
+    for chunk in chunks:
+        want = lines.feed(chunk)
+        assert joined.feed_joined(chunk) == ("\n".join(t for t, _ in want), len(want))
+        assert joined.safe_offset == lines.safe_offset
+    assert joined.flush() == lines.flush()
+    assert joined.counters == lines.counters
+
+
+def test_a_long_block_of_short_lines_stays_on_the_fast_path() -> None:
+    """Blocks longer than the line limit are checked without splitting them, and still exactly."""
+    block = b"".join(b"line %d of a long block\n" % i for i in range(20_000))
+    s = LineSplitter("utf-8", 16 * 1024, 0)
+    text, count = s.feed_joined(block)
+    assert count == 20_000 and text.split("\n")[-1] == "line 19999 of a long block"
+    long_line = b"x" * 20_000 + b"\n"
+    s = LineSplitter("utf-8", 16 * 1024, 0)
+    text, count = s.feed_joined(block + long_line + block)
+    assert count == 40_001 and s.counters.truncated == 1
+    assert len(text.split("\n")[20_000]) == 16 * 1024

@@ -58,9 +58,31 @@ class LineSplitter:
         """Split `data` (the bytes right after everything fed before) into (line, end offset)."""
         buf = self._buf + data if self._buf else data
         base = self.safe_offset  # file offset of buf[0]
+        out, start = self._feed_fast(buf, base)
+        return self._split(buf, base, out, start)
+
+    def feed_joined(self, data: bytes) -> tuple[str, int]:
+        """Like `feed`, for lines that leave as one string: (the lines joined by "\n", how many).
+
+        No line holds a newline, so the count is exact. Plain ASCII takes one decode and no object
+        per line; anything else goes line by line, as `feed` does.
+        """
+        buf = self._buf + data if self._buf else data
+        base = self.safe_offset
+        fast = self._ascii_block(buf)
+        if fast is None:
+            lines = self._split(buf, base, [], 0)
+            return "\n".join([text for text, _ in lines]), len(lines)
+        text, count, consumed = fast
+        cut = self._split(buf, base, [], consumed)  # the cut of an overlong partial line, if any
+        if cut:
+            text = "\n".join([text, *(t for t, _ in cut)])
+        return text, count + len(cut)
+
+    def _split(self, buf: bytes, base: int, out: list[tuple[str, int]], start: int) -> list[tuple[str, int]]:
+        """Line by line from `buf[start:]`, then keep the partial last line (or cut an overlong one)."""
         nl = self.newline
         width = len(nl)
-        out, start = self._feed_fast(buf, base)
         n = len(buf)
         while start < n:
             pos = buf.find(nl, start)
@@ -90,27 +112,34 @@ class LineSplitter:
         return out
 
     def _feed_fast(self, buf: bytes, base: int) -> tuple[list[tuple[str, int]], int]:
-        """All complete lines of plain ASCII text at once: one decode and one split, C speed.
-
-        Returns ([], 0) — leaving everything to the careful per-line loop — whenever a line might
-        need work: non-ASCII or invalid bytes, NUL, CR, an overlong line, or an overlong line being
-        discarded. Either way the lines, offsets and counters come out the same.
-        """
-        if self.codec != "utf-8" or self._discarding:
+        """All complete lines of plain ASCII text at once: one decode and one split, C speed."""
+        fast = self._ascii_block(buf)
+        if fast is None:
             return [], 0
-        last = buf.rfind(b"\n")
-        if last < 0 or not buf.isascii():
-            return [], 0
-        block = buf[:last]
-        if b"\x00" in block or b"\r" in block:
-            return [], 0
-        lines = block.decode("ascii").split("\n")
-        if max(map(len, lines)) > self.max_line_bytes:
-            return [], 0
-        self.counters.lines += len(lines)
+        text, _, consumed = fast
+        lines = text.split("\n")
         ends = accumulate((len(line) + 1 for line in lines), initial=base)
         next(ends)
-        return list(zip(lines, ends, strict=True)), last + 1
+        return list(zip(lines, ends, strict=True)), consumed
+
+    def _ascii_block(self, buf: bytes) -> tuple[str, int, int] | None:
+        """(the complete lines joined by "\n", how many, bytes they take) when all are plain ASCII.
+
+        None — leaving everything to the careful per-line loop — whenever a line might need work:
+        non-ASCII or invalid bytes, NUL, CR, an overlong line, or an overlong line being discarded.
+        Either way the lines, offsets and counters come out the same.
+        """
+        if self.codec != "utf-8" or self._discarding:
+            return None
+        last = buf.rfind(b"\n")
+        if last < 0 or not buf.isascii():
+            return None
+        block = buf[:last]
+        if b"\x00" in block or b"\r" in block or not _lines_within(block, self.max_line_bytes):
+            return None
+        count = block.count(b"\n") + 1
+        self.counters.lines += count
+        return block.decode("ascii"), count, last + 1
 
     def flush(self) -> list[tuple[str, int]]:
         """The pending partial line, if any (its file will not grow any more)."""
@@ -144,3 +173,19 @@ class LineSplitter:
         if "\ufffd" in text:
             c.invalid += 1
         return text[:-1] if text.endswith("\r") else text
+
+
+def _lines_within(block: bytes, limit: int) -> bool:
+    """No line of `block` is longer than `limit` bytes, checked without splitting where it can be.
+
+    A line longer than `limit` covers a whole aligned window of `limit // 2` bytes, so when every
+    such window holds a newline there is none; otherwise (or for small limits) look line by line.
+    """
+    width = limit // 2
+    if len(block) <= limit:
+        return True
+    if width >= 4096 and all(
+        block.find(b"\n", i, i + width) >= 0 for i in range(0, len(block) - width + 1, width)
+    ):
+        return True
+    return max(map(len, block.split(b"\n"))) <= limit

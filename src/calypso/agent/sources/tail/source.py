@@ -22,7 +22,7 @@ from typing import Any, Protocol
 from calypso.agent.sources.base import Emit, Record, Records, SourceContext, Ticket, TwoPhaseCommit, iso
 from calypso.agent.sources.tail.checkpoint import Checkpoints, Entry
 from calypso.agent.sources.tail.config import TailConfig, parse_config
-from calypso.agent.sources.tail.watcher import Line, Tailer
+from calypso.agent.sources.tail.watcher import Line, Run, Tailer
 from calypso.wire.batch import Batch
 
 
@@ -54,6 +54,8 @@ class TailSource:
         self.handler = handler  # None: plain lines, sent as columns (no dict per line)
         self.checkpoints = Checkpoints(state_file(ctx.state_dir, kind, config.name or "default"), ctx.written)
         self.tailer = Tailer(config, self.checkpoints, clock)
+        self._clock = clock
+        self._next_scan = float("-inf")  # while reading flat out, look for new files only this often
         self.records = 0
         self.skipped = 0
         self.batches = 0
@@ -82,7 +84,8 @@ class TailSource:
         return TwoPhaseCommit(prepare, commit)
 
     def _batch(self, lines: list[Line]) -> Batch | None:
-        """Plain lines as one columnar batch: a RawData column, path and time sent once when they can be."""
+        """Plain multi-line records as one columnar batch (a RawData column; path and time once
+        when they can be)."""
         if not lines:
             return None
         paths, texts, _ = zip(*lines, strict=True)
@@ -93,6 +96,21 @@ class TailSource:
         else:
             columns["FilePath"] = list(paths)
         return Batch(self.table, columns, len(texts), consts=consts)
+
+    def _joined_batch(self, runs: list[Run]) -> Batch | None:
+        """Plain lines as one batch without an object per line: RawData joined, path and time once
+        when they can be."""
+        if not runs:
+            return None
+        count = sum(run.count for run in runs)
+        consts: dict[str, Any] = {"TimeGenerated": iso(datetime.now(UTC)), "Computer": self.ctx.computer}
+        columns: dict[str, list[Any]] = {}
+        if len({run.path for run in runs}) == 1:
+            consts["FilePath"] = runs[0].path
+        else:
+            columns["FilePath"] = [path for run in runs for path in [run.path] * run.count]
+        raw = "\n".join([run.text for run in runs])
+        return Batch(self.table, columns, count, consts=consts, joined={"RawData": raw})
 
     def _records(self, lines: list[Line], handler: LineHandler) -> list[Record]:
         now = iso(datetime.now(UTC))
@@ -110,20 +128,30 @@ class TailSource:
         return out
 
     async def poll_once(self, emit: Emit) -> bool:
-        """One scan + read + emit; True when more data is ready right away."""
+        """One read + emit, after a scan for new files (at most every `poll_interval` while the
+        reads come back full); True when more data is ready right away."""
         cfg = self.config
-        self.tailer.scan()
-        lines, more = self.tailer.read(cfg.batch_records, cfg.batch_bytes)
+        now = self._clock()
+        if now >= self._next_scan:
+            self.tailer.scan()
+            self._next_scan = now + cfg.poll_interval
+        handler = self.handler
+        records: Records | None
+        if handler is None and cfg.multiline_start is None:
+            runs, more = self.tailer.read_joined(cfg.batch_records, cfg.batch_bytes)
+            records, read_any = self._joined_batch(runs), bool(runs)
+        else:
+            lines, more = self.tailer.read(cfg.batch_records, cfg.batch_bytes)
+            records = self._batch(lines) if handler is None else self._records(lines, handler) or None
+            read_any = bool(lines)
+        if not more:
+            self._next_scan = float("-inf")  # caught up: the next poll, after a pause, scans
         entries = self.tailer.entries()
         # One emit per read, whatever its size: its records go into the buffer in one write, so the
         # checkpoint it carries covers all of them (several emits would let a kill split them).
-        handler = self.handler
-        records: Records | None = (
-            self._batch(lines) if handler is None else self._records(lines, handler) or None
-        )
         commit = self._commit(entries)
         if records is None:
-            if not self._outstanding and (lines or entries != self._committed):
+            if not self._outstanding and (read_any or entries != self._committed):
                 commit()  # skipped lines or moved offsets (truncation, close): nothing to wait for
             return more
         self._outstanding = True

@@ -21,7 +21,7 @@ import os
 import stat
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from calypso.agent.sources.tail.checkpoint import FP_BYTES, Checkpoints, Entry, fingerprint, read_head
 from calypso.agent.sources.tail.config import TailConfig
@@ -33,6 +33,15 @@ MIN_READ = 16 * 1024
 
 # (path, text, file offset just after the record) of one record
 Line = tuple[str, str, int]
+
+
+@dataclass(frozen=True, slots=True)
+class Run:
+    """`count` consecutive lines of one file, joined by "\n" (none of them holds one)."""
+
+    path: str
+    text: str
+    count: int
 
 
 @dataclass
@@ -194,12 +203,65 @@ class Tailer:
     # -- reading --------------------------------------------------------------------------------
     def read(self, max_records: int, max_bytes: int) -> tuple[list[Line], bool]:
         """Lines ready now, old (rotated) files first; `True` when the budget stopped the pass."""
-        now = self.clock()
         out: list[Line] = []
-        nbytes = 0
+
+        def take(f: TailedFile, chunk: bytes, room: int) -> tuple[int, int]:
+            # A multi-line record's lines go together: all of them, however many records they make.
+            records = self._lines(f, chunk, room) if f.multiline is None else f.splitter.feed(chunk)
+            if records:
+                f.line_bytes = len(chunk) / len(records)
+            if f.multiline is not None:
+                records = f.multiline.push(records)
+            out.extend((f.path, text, end) for text, end in records)
+            return len(records), sum(len(text) for text, _ in records)
+
+        def rest(f: TailedFile, records: list[tuple[str, int]]) -> int:
+            out.extend((f.path, text, end) for text, end in records)
+            return len(records)
+
+        more = self._read(max_records, max_bytes, take, rest)
+        return out, more
+
+    def read_joined(self, max_records: int, max_bytes: int) -> tuple[list[Run], bool]:
+        """Like `read` for plain lines (no multi-line records): per file, its lines as one string."""
+        out: list[Run] = []
+
+        def take(f: TailedFile, chunk: bytes, room: int) -> tuple[int, int]:
+            if f.splitter.codec == "utf-8":
+                cut = _first_lines(chunk, room)
+                f.read_offset -= len(chunk) - len(cut)  # the rest is read again next time
+                chunk = cut
+                text, count = f.splitter.feed_joined(chunk)
+            else:
+                records = self._lines(f, chunk, room)
+                text, count = "\n".join([t for t, _ in records]), len(records)
+            if count:
+                f.line_bytes = len(chunk) / count
+                out.append(Run(f.path, text, count))
+            return count, len(text)
+
+        def rest(f: TailedFile, records: list[tuple[str, int]]) -> int:
+            if records:
+                out.append(Run(f.path, "\n".join([t for t, _ in records]), len(records)))
+            return len(records)
+
+        more = self._read(max_records, max_bytes, take, rest)
+        return out, more
+
+    def _read(
+        self,
+        max_records: int,
+        max_bytes: int,
+        take: Callable[[TailedFile, bytes, int], tuple[int, int]],
+        rest: Callable[[TailedFile, list[tuple[str, int]]], int],
+    ) -> bool:
+        """The pass both reads share: `take` splits a chunk (at most `room` records) and returns
+        (records, text bytes); `rest` takes a file's last records (multi-line flush, close)."""
+        now = self.clock()
+        records = nbytes = 0
         for f in sorted(self.files.values(), key=lambda f: (f.gone_since is None, f.seq)):
             got = False
-            while len(out) < max_records and nbytes < max_bytes:
+            while records < max_records and nbytes < max_bytes:
                 try:
                     size = os.fstat(f.fd).st_size
                     self._check_identity(f, size)
@@ -207,7 +269,7 @@ class Tailer:
                         break
                     want = CHUNK
                     if f.line_bytes and f.multiline is None:  # about what the batch has room for
-                        want = min(CHUNK, max(MIN_READ, int((max_records - len(out)) * f.line_bytes * 1.05)))
+                        want = min(CHUNK, max(MIN_READ, int((max_records - records) * f.line_bytes * 1.05)))
                     chunk = os.pread(f.fd, min(want, size - f.read_offset), f.read_offset)
                 except OSError:
                     self.count("read_errors")
@@ -215,42 +277,45 @@ class Tailer:
                 if not chunk:
                     break
                 got = True
-                f.read_offset += len(chunk)
-                records = f.splitter.feed(chunk)
-                if records:
-                    f.line_bytes = len(chunk) / len(records)
-                if f.multiline is not None:
-                    records = f.multiline.push(records)
-                elif len(out) + len(records) > max_records:
-                    records = self._hand_out(f, records, max_records - len(out))
-                for text, end in records:
-                    out.append((f.path, text, end))
-                    nbytes += len(text)
+                f.read_offset += len(chunk)  # `take` moves it back over what it leaves for later
+                n, b = take(f, chunk, max_records - records)
+                records, nbytes = records + n, nbytes + b
             if got:
                 f.last_data = now
                 continue
-            if len(out) >= max_records or nbytes >= max_bytes:
-                return out, True
+            if records >= max_records or nbytes >= max_bytes:
+                return True
             ml = f.multiline
             if ml is not None and ml.pending and now - f.last_data >= self.config.multiline_timeout:
-                out += [(f.path, text, end) for text, end in ml.flush()]
+                records += rest(f, ml.flush())
             if f.gone_since is not None and now - f.gone_since >= self.config.rotate_wait:
-                out += self._close(f)
-        return out, len(out) >= max_records or nbytes >= max_bytes
+                records += rest(f, self._close(f))
+        return records >= max_records or nbytes >= max_bytes
 
-    def _hand_out(self, f: TailedFile, lines: list[tuple[str, int]], keep: int) -> list[tuple[str, int]]:
-        """Only the first `keep` lines of a chunk; the file is read again from the end of the last one.
+    def _lines(self, f: TailedFile, chunk: bytes, room: int) -> list[tuple[str, int]]:
+        """At most `room` lines of the chunk just read; what is left of it is read again next time.
 
-        Safe because a line cut for length (the one state a splitter carries past a newline) is
-        always the last line of a chunk, and `keep` < len(lines).
+        UTF-8 is cut at the `room`-th newline before splitting. A two-byte newline can only be
+        found by splitting: when that gives too many, the chunk is split again from the same state
+        up to the end of the last line kept, so the counters count each line once.
         """
-        end = lines[keep - 1][1]
-        f.splitter = LineSplitter(f.splitter.codec, self.config.max_line_bytes, end, self.line_counters)
-        self.line_counters.lines -= len(lines) - keep  # counted again when read again
+        if f.splitter.codec == "utf-8":
+            cut = _first_lines(chunk, room)
+            f.read_offset -= len(chunk) - len(cut)
+            return f.splitter.feed(cut)
+        before, counted = replace(f.splitter), replace(self.line_counters)
+        lines = f.splitter.feed(chunk)
+        if len(lines) <= room:
+            return lines
+        start = f.read_offset - len(chunk)  # file offset of chunk[0]
+        end = lines[room - 1][1]
+        f.splitter = before
+        for name in ("lines", "truncated", "invalid", "nul_bytes"):
+            setattr(self.line_counters, name, getattr(counted, name))
         f.read_offset = end
-        return lines[:keep]
+        return f.splitter.feed(chunk[: end - start])
 
-    def _close(self, f: TailedFile) -> list[Line]:
+    def _close(self, f: TailedFile) -> list[tuple[str, int]]:
         """A file that went away: hand out its last partial line and pending record, then close it."""
         rest = f.splitter.flush()
         if f.multiline is not None:
@@ -258,7 +323,7 @@ class Tailer:
         os.close(f.fd)
         del self.files[(f.dev, f.ino)]
         self.count("closed")
-        return [(f.path, text, end) for text, end in rest]
+        return rest
 
     def entries(self) -> list[Entry]:
         return [f.entry() for f in self.files.values()]
@@ -267,3 +332,20 @@ class Tailer:
         for f in list(self.files.values()):
             os.close(f.fd)
         self.files.clear()
+
+
+def _first_lines(chunk: bytes, room: int) -> bytes:
+    """`chunk` through its `room`-th newline when it could hold more lines than that (found from
+    the nearer end: a read is sized to the batch, so the excess is usually small)."""
+    lines = chunk.count(b"\n")
+    if lines < room or (lines == room and chunk.endswith(b"\n")):
+        return chunk  # (at `room`, what follows the last newline could be cut into one more line)
+    if room <= lines - room:
+        pos = -1
+        for _ in range(room):
+            pos = chunk.find(b"\n", pos + 1)
+    else:
+        pos = len(chunk)
+        for _ in range(lines - room + 1):
+            pos = chunk.rfind(b"\n", 0, pos)
+    return chunk[: pos + 1]

@@ -4,11 +4,13 @@ Invariants this module keeps (the on-disk format is in :mod:`calypso.agent.buffe
 
 - ``append``/``append_many`` return only after the entries are written to the active segment (and
   fdatasync'ed when ``fsync="always"``); ``"interval"`` syncs from a background thread at most
-  ``fsync_interval`` seconds later; ``"never"`` leaves it to the OS. A sealed segment is always
-  synced before the next one starts (except with ``"never"``).
+  ``fsync_interval`` seconds later; ``"never"`` leaves it to the OS. A sealed segment is synced
+  before the next one starts with ``"always"``, and right after, by that background thread, with
+  ``"interval"`` (so the appending thread never waits for the disk there).
 - Sequence numbers only grow, across restarts too: after an unclean stop the buffer continues from
   a persisted reservation, so a number a reader may have seen is never reused for other data.
-- Each named reader has a persisted ``acked`` sequence number and an in-memory read position;
+- Each named reader has a persisted ``acked`` sequence number (written at each ``ack``; synced at
+  once with ``"always"``, else at close) and an in-memory read position;
   ``read`` never returns an entry twice unless ``rewind`` is called, and never returns a torn or
   corrupt entry. A segment is deleted only when every reader acked all its entries (or, with
   ``overflow="drop_oldest"``, when it is dropped to make room — counted in ``dropped_entries``).
@@ -333,7 +335,8 @@ class DiskBuffer:
     def _roll(self) -> None:
         """Seal the active segment and start a new one at the next sequence number."""
         old = self._segments[-1]
-        segfile.seal(old, durable=self._mode.durable)
+        hand_off = self._syncer.retire if self._syncer is not None else None
+        segfile.seal(old, durable=self._mode.durable, hand_off=hand_off)
         if old.count == 0:
             self._segments.pop()
             del self._by_first[old.first]
@@ -488,31 +491,41 @@ class DiskBuffer:
             r.ack_pos = pos
             if r.pos[2] <= seq:
                 r.pos = pos
-            self._save_readers()
-            self._free()
+            # Synced right away only with "always": a cursor lost to a power cut means redelivery,
+            # which batch ids make harmless, and an fsync per request would pace delivery.
+            self._save_readers(durable=self._mode.each_append)
+            freed = self._take_acked()
+        for seg in freed:  # deleting files can take a while: not while appends wait for the lock
+            segfile.remove(seg)
 
     def _free(self) -> None:
         """Delete sealed segments that every reader acknowledged completely."""
+        for seg in self._take_acked():
+            segfile.remove(seg)
+
+    def _take_acked(self) -> list[Segment]:
+        """Drop sealed segments that every reader acknowledged completely; the caller deletes them."""
         if not self._readers:
-            return
+            return []
         floor = min(r.acked for r in self._readers.values())
-        freed = False
+        taken = []
         while len(self._segments) > 1 and self._segments[0].live_last <= floor:
-            self._remove_first()
-            freed = True
-        if freed:
-            self._space.notify_all()
+            taken.append(self._pop_first())
+        return taken
 
     def _remove_first(self) -> None:
+        segfile.remove(self._pop_first())
+
+    def _pop_first(self) -> Segment:
         seg = self._segments.pop(0)
         del self._by_first[seg.first]
         self._total -= seg.size
-        segfile.remove(seg)
         self._space.notify_all()
+        return seg
 
-    def _save_readers(self) -> None:
+    def _save_readers(self, durable: bool | None = None) -> None:
         cursors = {n: Cursor(r.acked, r.ack_pos[0], r.ack_pos[1]) for n, r in self._readers.items()}
-        save_readers(self._dir, cursors, durable=self._mode.durable)
+        save_readers(self._dir, cursors, durable=self._mode.durable if durable is None else durable)
 
     # ----------------------------------------------------------------- misc
 

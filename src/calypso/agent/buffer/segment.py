@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -91,12 +92,19 @@ def write_all(fd: int, data: bytes | memoryview) -> None:
         view = view[n:]
 
 
-def seal(seg: Segment, *, durable: bool) -> None:
-    """Close an active segment and give it its sealed name (an empty one is deleted instead)."""
+def seal(seg: Segment, *, durable: bool, hand_off: Callable[[int], None] | None = None) -> None:
+    """Close an active segment and give it its sealed name (an empty one is deleted instead).
+
+    With `hand_off`, its descriptor goes there (to be synced and closed in the background) instead
+    of being synced (when `durable`) and closed here.
+    """
     if seg.fd is not None:
-        if durable:
-            datasync(seg.fd)
-        os.close(seg.fd)
+        if hand_off is not None:
+            hand_off(seg.fd)
+        else:
+            if durable:
+                datasync(seg.fd)
+            os.close(seg.fd)
         seg.fd = None
     old = seg.path
     if seg.count == 0:

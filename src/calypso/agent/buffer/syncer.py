@@ -1,8 +1,10 @@
 """Background fdatasync for ``fsync="interval"``.
 
-Invariant: once :attr:`IntervalSyncer.dirty` is set (under the buffer's lock, after a write), the
+Invariants: once :attr:`IntervalSyncer.dirty` is set (under the buffer's lock, after a write), the
 active segment is fdatasync'ed within about one interval; a failed sync leaves it dirty for the
-next round. The sync runs on a duplicate descriptor outside the lock, so appends are not held up.
+next round. A sealed segment's descriptor handed over by :meth:`IntervalSyncer.retire` is synced
+right away and then closed (before `stop` returns at the latest), so sealing never waits for the
+disk on the appending thread. Syncs run outside the lock, so appends are not held up.
 """
 
 from __future__ import annotations
@@ -23,17 +25,35 @@ class IntervalSyncer:
         self._lock = lock
         self._interval = interval
         self._active_fd = active_fd
+        self._retired: list[int] = []
+        self._wake = threading.Event()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="calypso-buffer-fsync", daemon=True)
         self._thread.start()
 
+    def retire(self, fd: int) -> None:
+        """Take over a sealed segment's descriptor: sync it, then close it (call under the lock)."""
+        self._retired.append(fd)
+        self._wake.set()
+
     def stop(self) -> None:
-        """Stop the thread (call without holding the lock); the caller syncs what is left."""
+        """Stop the thread (call without holding the lock) once retired segments are synced; the
+        caller syncs the active one."""
         self._stop.set()
+        self._wake.set()
         self._thread.join()
 
     def _run(self) -> None:
-        while not self._stop.wait(self._interval):
+        while True:
+            self._wake.wait(self._interval)
+            self._wake.clear()
+            stopping = self._stop.is_set()
+            with self._lock:
+                retired, self._retired = self._retired, []
+            for sealed in retired:
+                self._sync_and_close(sealed)
+            if stopping:
+                return
             with self._lock:
                 fd = self._active_fd() if self.dirty else None
                 if fd is None:
@@ -48,3 +68,12 @@ class IntervalSyncer:
                     self.dirty = True
             finally:
                 os.close(fd)
+
+    @staticmethod
+    def _sync_and_close(fd: int) -> None:
+        try:
+            datasync(fd)
+        except OSError as exc:  # nothing to retry on: the segment is sealed and its data written
+            log.error("error=%r Fsync of a sealed buffer segment failed.", exc)
+        finally:
+            os.close(fd)

@@ -302,3 +302,30 @@ def test_public_surface_is_the_runtime_contract() -> None:
         "corrupt_segments",
         "appended_entries",
     ]
+
+
+def test_interval_mode_syncs_sealed_segments_in_the_background(
+    make: Make, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With fsync="interval" the appending thread never waits for a sealed segment's fdatasync;
+    the background thread syncs and closes it, and everything reads back after a restart."""
+    from calypso.agent.buffer import segment, syncer
+
+    synced_on: list[str] = []
+    real = segment.datasync
+
+    def recording(fd: int) -> None:
+        synced_on.append(threading.current_thread().name)
+        real(fd)
+
+    monkeypatch.setattr(segment, "datasync", recording)
+    monkeypatch.setattr(syncer, "datasync", recording)
+    d = tmp_path / "buf"
+    b = make(d, segment_bytes=400, fsync="interval", fsync_interval=30.0)
+    b.add_reader("ws")
+    b.append_many([_payload(i) for i in range(40)])  # several segments sealed on this thread
+    assert threading.current_thread().name not in synced_on
+    b.close()  # waits for the background syncs of the sealed segments
+    assert synced_on.count("calypso-buffer-fsync") >= 3
+    b2 = make(d, segment_bytes=400, fsync="interval")
+    assert [s for s, _ in _drain(b2, "ws")] == list(range(1, 41))

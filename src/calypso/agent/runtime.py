@@ -348,12 +348,17 @@ class Agent:
 
     async def _status_loop(self) -> None:
         last_stats = time.monotonic()
-        last_records = -1
+        last_moved: tuple[int, ...] = ()
+        released = False
         while True:
             self.write_status()
-            if self.counters["records_in"] == last_records:
-                release_memory()  # idle since the last round: give freed memory back to the OS
-            last_records = self.counters["records_in"]
+            moved = (self.counters["records_in"], *(s.counters["records_out"] for s in self.sinks.values()))
+            if moved != last_moved:
+                released = False
+            elif not released:  # nothing read nor delivered since the last round: give memory back
+                release_memory()
+                released = True
+            last_moved = moved
             if time.monotonic() - last_stats >= self.config.delivery.stats_interval:
                 last_stats = time.monotonic()
                 await self._emit_stats()

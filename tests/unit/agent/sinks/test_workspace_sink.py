@@ -37,10 +37,12 @@ class FakeWorkspace:
         self.stored: dict[str, str] = {}
         self.requests = 0
         self.throttle: list[int] = []  # statuses to answer before behaving
+        self.throttle_after = 0  # requests served before the throttle statuses apply
+        self.arrivals: list[str] = []  # batch ids in the order they were stored, resends included
 
     async def batches(self, request: Request) -> Response:
         self.requests += 1
-        if self.throttle:
+        if self.throttle and self.throttle_after <= 0:
             code = self.throttle.pop(0)
             return JSONResponse(
                 {"error": {"code": "Busy", "message": "slow down"}}, code, headers={"retry-after": "1"}
@@ -50,9 +52,11 @@ class FakeWorkspace:
         )
         if any(b["table"] == "Bad" for b in body["batches"]):
             return JSONResponse({"error": {"code": "InvalidTable", "message": "no table Bad"}}, 400)
+        self.throttle_after -= 1
         dup = sum(1 for b in body["batches"] if b["batch_id"] in self.stored)
         for b in body["batches"]:
             self.stored[b["batch_id"]] = b["table"]
+            self.arrivals.append(b["batch_id"])
         return JSONResponse({"accepted": len(body["batches"]), "duplicates": dup})
 
 
@@ -86,14 +90,20 @@ def entry(table: str, n: int = 2) -> bytes:
 
 
 async def deliver(
-    url: str, ca: Path, buffer: DiskBuffer, tmp: Path, until: Any, timeout: float = 15
+    url: str,
+    ca: Path,
+    buffer: DiskBuffer,
+    tmp: Path,
+    until: Any,
+    timeout: float = 15,
+    delivery: DeliveryConfig | None = None,
 ) -> WorkspaceSink:
     conn = Connection(url=url, workspace_id="ws1", agent_id="a1", machine="m")
     routes = Routes(ca, None, [])
     sink = WorkspaceSink(
         WorkspaceService(conn, agentapi.new_private_key(), routes),
         buffer,
-        DeliveryConfig(max_retry_delay=1.0),
+        delivery or DeliveryConfig(max_retry_delay=1.0),
         tmp,
     )
     task = asyncio.create_task(sink.run())
@@ -132,6 +142,29 @@ def test_throttling_is_honoured_then_everything_arrives_once(server: Any, tmp_pa
     assert sink.counters["retries"] == 2
     assert len(fake.stored) - before == 5
     assert sink.counters["dead_lettered"] == 0
+    buffer.close()
+
+
+def test_a_retry_while_the_next_request_is_read_ahead_repeats_and_skips_nothing(
+    server: Any, tmp_path: Path
+) -> None:
+    """One request per batch; the third is throttled while the fourth is already read and
+    compressed: after the retry every batch is stored once, in buffer order."""
+    fake, url, ca = server
+    fake.throttle, fake.throttle_after = [503], 2
+    before = len(fake.arrivals)
+    buffer = DiskBuffer(tmp_path / "buf")
+    buffer.add_reader("workspace-ws1")
+    sent = [entry("T", 50) for _ in range(8)]
+    buffer.append_many(sent)
+    ids = [orjson.loads(e[4:])["batch_id"] for e in sent]
+    one_per_request = DeliveryConfig(max_retry_delay=1.0, max_request_bytes=len(sent[0]))
+    sink = asyncio.run(
+        deliver(url, ca, buffer, tmp_path, lambda s: s.status()["pending"] == 0, delivery=one_per_request)
+    )
+    assert sink.counters["retries"] == 1
+    assert fake.arrivals[before:] == ids
+    assert sink.counters["duplicates"] == 0 and sink.counters["records_out"] == 400
     buffer.close()
 
 

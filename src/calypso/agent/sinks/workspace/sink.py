@@ -16,6 +16,7 @@ import logging
 import random
 import struct
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,6 +40,16 @@ def unpack_entry(payload: bytes) -> tuple[int, bytes]:
     if len(payload) < _HEADER.size:
         raise ValueError("buffer entry too short")
     return _HEADER.unpack_from(payload)[0], payload[_HEADER.size :]
+
+
+Item = tuple[Entry, int, bytes]  # a buffered batch: its entry, record count and JSON
+
+
+@dataclass(frozen=True, slots=True)
+class Request:
+    last_seq: int  # acknowledged in the buffer once the workspace stored `items`
+    items: list[Item]
+    body: bytes
 
 
 def request_body(batches_json: list[bytes]) -> bytes:
@@ -76,19 +87,23 @@ class WorkspaceSink:
 
     async def run(self) -> None:
         attempt = 0
+        # The next request is read and compressed while the current one is in flight.
+        ahead: asyncio.Task[Request | None] | None = None
         while True:
-            entries = await asyncio.to_thread(
-                self.buffer.read, self.reader, 1000, self.delivery.max_request_bytes
-            )
-            if not entries:
+            request = await (ahead or self._prepare())
+            ahead = None
+            if request is None:
                 self.wakeup.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.wakeup.wait(), timeout=1.0)
                 continue
+            ahead = asyncio.create_task(self._prepare())
             try:
-                await self._deliver(entries)
+                await self._deliver(request)
                 attempt = 0
             except Retryable as e:
+                await ahead  # read ahead of what must be sent again: let it finish, then forget it
+                ahead = None
                 self.buffer.rewind(self.reader)
                 attempt += 1
                 self.counters["retries"] += 1
@@ -106,6 +121,25 @@ class WorkspaceSink:
                     error=e,
                 )
                 await asyncio.sleep(delay)
+            except BaseException:
+                ahead.cancel()
+                raise
+
+    async def _prepare(self) -> Request | None:
+        """The next entries from the buffer, with the body that carries them, or None when idle."""
+        entries = await asyncio.to_thread(
+            self.buffer.read, self.reader, 1000, self.delivery.max_request_bytes
+        )
+        if not entries:
+            return None
+        items = []
+        for e in entries:
+            try:
+                items.append((e, *unpack_entry(e.payload)))
+            except ValueError:
+                self._set_aside(e.payload, "malformed buffer entry")
+        body = await asyncio.to_thread(request_body, [j for _, _, j in items]) if items else b""
+        return Request(entries[-1].seq, items, body)
 
     async def drain(self, timeout: float) -> bool:
         """Deliver what is buffered, for at most `timeout` seconds. True when nothing is left."""
@@ -116,22 +150,17 @@ class WorkspaceSink:
             await asyncio.sleep(0.1)
         return False
 
-    async def _deliver(self, entries: list[Entry]) -> None:
-        decoded = []
-        for e in entries:
-            try:
-                decoded.append((e, *unpack_entry(e.payload)))
-            except ValueError:
-                self._set_aside(e.payload, "malformed buffer entry")
-        await self._send(decoded)
-        self.buffer.ack(self.reader, entries[-1].seq)
+    async def _deliver(self, request: Request) -> None:
+        await self._send(request.items, request.body)
+        # Persisting the cursor and deleting delivered segments touch the disk: off the event loop.
+        await asyncio.to_thread(self.buffer.ack, self.reader, request.last_seq)
 
-    async def _send(self, items: list[tuple[Entry, int, bytes]]) -> None:
+    async def _send(self, items: list[Item], body: bytes | None = None) -> None:
         if not items:
             return
         try:
-            # Compressing a few MiB takes milliseconds: off the event loop, so sources keep reading.
-            body = await asyncio.to_thread(request_body, [j for _, _, j in items])
+            if body is None:  # a part of a refused request: compressed off the event loop
+                body = await asyncio.to_thread(request_body, [j for _, _, j in items])
             result = await self.service.post_batches(body)
         except Permanent as e:
             if e.status in (401, 403):

@@ -8,6 +8,7 @@ Hyphenated operator names (`project-away`, `mv-expand`, ...) and negated string 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from .errors import KqlError
@@ -135,6 +136,33 @@ def _ident_char(c: str) -> bool:
     return c.isalnum() or c == "_"
 
 
+# runs scanned by the regex engine instead of one character at a time (the same characters:
+# `\s` is `str.isspace`; non-ASCII identifier characters still go through `_ident_char`)
+_SKIP = re.compile(r"(?:\s|//[^\n]*)*")
+_ASCII_WORD = re.compile(r"[A-Za-z0-9_]*")
+_PUNCT_BY_FIRST: dict[str, tuple[str, ...]] = {}  # in PUNCT's order (longest first)
+for _p in PUNCT:
+    _PUNCT_BY_FIRST[_p[0]] = (*_PUNCT_BY_FIRST.get(_p[0], ()), _p)
+
+
+def _leading_word(name: str) -> str:
+    end = 0
+    while end < len(name) and _ident_char(name[end]):
+        end += 1
+    return name[:end]
+
+
+_HYPHENATED_AFTER: dict[str, tuple[str, ...]] = {}  # `project` -> (`project-away`, ...)
+for _h in sorted(HYPHENATED):
+    _HYPHENATED_AFTER.setdefault(_leading_word(_h), ())
+    _HYPHENATED_AFTER[_leading_word(_h)] += (_h,)
+_PLAIN = {
+    (q, verbatim): re.compile("[^" + re.escape(q) + ("" if verbatim else r"\\") + r"\n]*")
+    for q in "\"'"
+    for verbatim in (False, True)
+}
+
+
 class _Lexer:
     def __init__(self, text: str) -> None:
         self.text = text
@@ -168,12 +196,7 @@ class _Lexer:
         text = self.text
         n = len(text)
         while True:
-            while self.pos < n and (text[self.pos].isspace() or text.startswith("//", self.pos)):
-                if text[self.pos].isspace():
-                    self.pos += 1
-                else:
-                    end = text.find("\n", self.pos)
-                    self.pos = n if end < 0 else end
+            self.pos = _SKIP.match(text, self.pos).end()  # type: ignore[union-attr]  # always matches
             if self.pos >= n:
                 self.emit(EOF, self.pos, None)
                 return self.tokens
@@ -183,12 +206,18 @@ class _Lexer:
         text = self.text
         start = self.pos
         c = text[start]
-        if c in "@" and start + 1 < len(text) and text[start + 1] in "\"'":
+        quoted = start + 1 < len(text) and text[start + 1] in "\"'"
+        if _ident_char(c) or c == "$":  # most tokens: words, then numbers
+            if c.isdigit():
+                self.number(start)
+            elif c in "hH" and quoted:
+                self.pos += 1  # obfuscated string literal h"..."
+                self.string(start, verbatim=False)
+            else:
+                self.ident(start)
+        elif c == "@" and quoted:
             self.pos += 1
             self.string(start, verbatim=True)
-        elif c in "hH" and start + 1 < len(text) and text[start + 1] in "\"'":
-            self.pos += 1  # obfuscated string literal h"..."
-            self.string(start, verbatim=False)
         elif c in "\"'":
             self.string(start, verbatim=False)
         elif text.startswith("```", start) or text.startswith("~~~", start):
@@ -198,10 +227,8 @@ class _Lexer:
                 raise self.error("Unterminated multi-line string literal", start)
             self.pos = end + 3
             self.emit(STRING, start, text[start + 3 : end])
-        elif c.isdigit() or (c == "." and start + 1 < len(text) and text[start + 1].isdigit()):
+        elif c == "." and start + 1 < len(text) and text[start + 1].isdigit():
             self.number(start)
-        elif _ident_char(c) or c == "$":
-            self.ident(start)
         elif c == "!" and start + 1 < len(text) and text[start + 1].isalpha():
             self.pos += 1
             self.ident(start + 1)
@@ -212,7 +239,7 @@ class _Lexer:
             self.pos = start + 1 + len(name)
             self.emit(OP, start, "!" + name)
         else:
-            for p in PUNCT:
+            for p in _PUNCT_BY_FIRST.get(c, ()):
                 if text.startswith(p, start):
                     self.pos += len(p)
                     self.emit(OP, start, p)
@@ -224,7 +251,12 @@ class _Lexer:
         quote = text[self.pos]
         self.pos += 1
         out: list[str] = []
+        plain = _PLAIN[quote, verbatim]
         while True:
+            m = plain.match(text, self.pos)  # a run of characters that stand for themselves
+            if m.end() > self.pos:  # type: ignore[union-attr]  # always matches
+                out.append(m.group())  # type: ignore[union-attr]
+                self.pos = m.end()  # type: ignore[union-attr]
             if self.pos >= len(text) or text[self.pos] == "\n":
                 raise self.error("Unterminated string literal", start)
             c = text[self.pos]
@@ -295,15 +327,13 @@ class _Lexer:
 
     def ident(self, start: int) -> None:
         text = self.text
-        self.pos = start + 1
+        self.pos = _ASCII_WORD.match(text, start + 1).end()  # type: ignore[union-attr]  # always matches
         while self.pos < len(text) and _ident_char(text[self.pos]):
-            self.pos += 1
+            self.pos = _ASCII_WORD.match(text, self.pos + 1).end()  # type: ignore[union-attr]
         word = text[start : self.pos]
-        for h in HYPHENATED if self.pos < len(text) and text[self.pos] in "-." else ():
-            if (
-                text.startswith(h, start)
-                and (start + len(h) >= len(text) or not _ident_char(text[start + len(h)]))
-                and (h.startswith(word + "-") or h.startswith(word + "."))
+        for h in _HYPHENATED_AFTER.get(word, ()) if self.pos < len(text) and text[self.pos] in "-." else ():
+            if text.startswith(h, start) and (
+                start + len(h) >= len(text) or not _ident_char(text[start + len(h)])
             ):
                 self.pos = start + len(h)
                 word = h

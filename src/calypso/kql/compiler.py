@@ -90,7 +90,7 @@ def _compile(script: A.Script, ctx: Context, dialect: str) -> CompiledQuery:
                 top = top.with_(exp.to_identifier(name, quoted=True), as_=cte, copy=False)
         # the tree is ours and used once: generate without sqlglot's defensive deep copy
         tree = cast(exp.Expression, top)  # a Query is an Expression; sqlglot's stubs type it apart
-        sql = generate(parenthesize(tree), ctx.dialect.sqlglot_dialect)
+        sql = generate(tree, ctx.dialect.sqlglot_dialect)  # arithmetic operands parenthesized as printed
     cols = tuple(OutputColumn(n, t) for n, t in rel.columns)
     return CompiledQuery(sql, cols, ctx.render)
 
@@ -121,35 +121,6 @@ def _errors(dialect: str) -> Iterator[None]:
         raise KqlError(
             "UnsupportedOperator", f"The query could not be compiled: {type(e).__name__}: {e}"
         ) from None
-
-
-_ARITH_NEG = (exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Mod, exp.Neg)
-
-
-def parenthesize(tree: exp.Expression) -> exp.Expression:
-    """Wrap arithmetic operands that are themselves binary in parentheses.
-
-    sqlglot prints `Sub(a, Add(b, c))` as `a - b + c`; the compiler builds trees, not text, so every
-    nested arithmetic or comparison operand of an arithmetic node gets explicit parentheses.
-    """
-
-    # in place, one walk over `args` (sqlglot's generator-based walk costs several times more here,
-    # where every node of the final tree is visited)
-    stack = [tree]
-    while stack:
-        node = stack.pop()
-        args = node.args
-        if isinstance(node, _ARITH_NEG):
-            for key in ("this", "expression"):
-                child = args.get(key)
-                if isinstance(child, exp.Binary) and not isinstance(child, exp.Dot):
-                    node.set(key, exp.Paren(this=child))
-        for v in args.values():
-            if isinstance(v, exp.Expression):
-                stack.append(v)
-            elif type(v) is list:
-                stack.extend(x for x in v if isinstance(x, exp.Expression))
-    return tree
 
 
 def _naive(value: datetime) -> datetime:

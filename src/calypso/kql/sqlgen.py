@@ -55,18 +55,52 @@ def _plain_quoted(node: object) -> bool:
     return type(node) is exp.Identifier and node.args.get("quoted") is True and not node.comments
 
 
+_ARITHMETIC = (exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Mod, exp.Neg)
+
+
+def _parenthesized(handler: Any) -> Any:
+    """`handler` printing an arithmetic node whose binary operands are first put in parentheses.
+
+    sqlglot prints `Sub(a, Add(b, c))` as `a - b + c`; the compiler builds trees, not text, so every
+    binary operand of an arithmetic node gets explicit parentheses, as it is printed.
+    """
+
+    def sql(gen: Generator, expression: exp.Expression) -> str:
+        args = expression.args
+        for key in ("this", "expression"):
+            child = args.get(key)
+            if isinstance(child, exp.Binary) and not isinstance(child, exp.Dot):
+                expression.set(key, exp.Paren(this=child))
+        return str(handler(gen, expression))
+
+    return sql
+
+
 @cache
 def _generator(sqlglot_dialect: str) -> tuple[Dialect, type[Generator]]:
     dialect = Dialect.get_or_raise(sqlglot_dialect)
     base: Any = dialect.generator_class
     quoted: dict[str, str] = {}
+    types: dict[tuple[Any, ...], str] = {}  # simple cast target types, printed once
+    printing = base(dialect=dialect)._dispatch  # how the dialect prints each node type
 
     class Fast(base):
         TRANSFORMS: ClassVar[dict[type[exp.Expression], Any]] = {
             **base.TRANSFORMS,
             Spliced: _spliced_sql,
             ColumnList: lambda self, e: self.column_list_sql(e),
+            **{t: _parenthesized(printing[t]) for t in _ARITHMETIC},
         }
+
+        def datatype_sql(self, expression: exp.DataType) -> str:
+            args, parent = expression.args, expression.parent
+            if not isinstance(parent, exp.Cast) or not args.keys() <= {"this", "nested", "nullable"}:
+                return str(super().datatype_sql(expression))
+            key = (type(parent), args.get("this"), args.get("nested"), args.get("nullable"))
+            text = types.get(key)
+            if text is None:
+                text = types[key] = str(super().datatype_sql(expression))
+            return text
 
         def quoted_name(self, name: str) -> str:
             text = quoted.get(name)

@@ -66,13 +66,11 @@ _SLOT_TEXT = re.compile(r"[\"`]?" + _PREFIX + r"(\d+)__[\"`]?")
 @lru_cache(maxsize=256)
 def _printed(text: str, dialect: str) -> tuple[str | int, ...] | None:
     """The template's SQL split at its slots (text, slot index, text, ...); None to keep a tree."""
-    from ..compiler import parenthesize  # the compiler imports the functions that use templates
-
     tree = _parsed(text, dialect).copy()
     slots = sum(1 for c in tree.find_all(exp.Column) if c.name.startswith(_PREFIX))
     if tree.find(exp.Window) is not None:  # window calls must stay visible to the window layers
         return None
-    pieces = _SLOT_TEXT.split(generate(parenthesize(tree), dialect))
+    pieces = _SLOT_TEXT.split(generate(tree, dialect))
     if len(pieces) != 2 * slots + 1:
         return None
     parts: list[str | int] = [int(p) if i % 2 else p for i, p in enumerate(pieces)]

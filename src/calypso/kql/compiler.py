@@ -25,7 +25,7 @@ from .parse_ops import parse
 from .planner import plan
 from .prune import scan_needs
 from .scalars import translate
-from .sqlgen import generate
+from .sqlgen import generate, release
 
 KUSTO_TYPES = ("string", "int", "long", "real", "bool", "datetime", "timespan", "guid", "decimal", "dynamic")
 
@@ -91,6 +91,7 @@ def _compile(script: A.Script, ctx: Context, dialect: str) -> CompiledQuery:
         # the tree is ours and used once: generate without sqlglot's defensive deep copy
         tree = cast(exp.Expression, top)  # a Query is an Expression; sqlglot's stubs type it apart
         sql = generate(tree, ctx.dialect.sqlglot_dialect)  # arithmetic operands parenthesized as printed
+        release(tree)
     cols = tuple(OutputColumn(n, t) for n, t in rel.columns)
     return CompiledQuery(sql, cols, ctx.render)
 

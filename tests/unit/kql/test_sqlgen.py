@@ -3,7 +3,7 @@ from __future__ import annotations
 import pytest
 from sqlglot import exp
 
-from calypso.kql.sqlgen import generate
+from calypso.kql.sqlgen import generate, release
 
 
 def _trees() -> list[exp.Expression]:
@@ -25,3 +25,19 @@ def test_same_text_as_sqlglot(dialect: str) -> None:
         expected = tree.sql(dialect=dialect)
         assert generate(tree.copy(), dialect) == expected
         assert generate(tree.copy(), dialect) == expected  # names remembered from the first time
+
+
+def test_a_released_tree_is_freed_without_the_cyclic_collector() -> None:
+    import gc
+    import weakref
+
+    tree = exp.select(exp.Add(this=exp.column("a"), expression=exp.Literal.number(1))).from_("t")
+    generate(tree, "duckdb")
+    leaf = weakref.ref(tree.find(exp.Literal))
+    release(tree)
+    gc.disable()
+    try:
+        del tree
+        assert leaf() is None
+    finally:
+        gc.enable()

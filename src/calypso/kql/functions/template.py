@@ -16,7 +16,7 @@ from functools import lru_cache
 
 from sqlglot import exp
 
-from ..sqlgen import _OPERANDS, Spliced, generate
+from ..sqlgen import _OPERANDS, Spliced, generate, release
 
 _PREFIX = "__kql_slot"
 
@@ -29,8 +29,7 @@ def slot(i: int) -> str:
 _POSITION = ("line", "col", "start", "end")
 
 
-@lru_cache(maxsize=256)
-def _parsed(text: str, dialect: str) -> exp.Expression:
+def _parse(text: str, dialect: str) -> exp.Expression:
     tree: exp.Expression = exp.maybe_parse(text, dialect=dialect)
     assert isinstance(tree, exp.Expression)
     for node in tree.walk():  # what only the parser reads: copying it would cost more than the tree
@@ -43,6 +42,9 @@ def _parsed(text: str, dialect: str) -> exp.Expression:
             if not meta:
                 node._meta = None
     return tree
+
+
+_parsed = lru_cache(maxsize=256)(_parse)  # trees kept only for `instantiate`; `render` keeps text
 
 
 def instantiate(text: str, dialect: str, *args: exp.Expression) -> exp.Expression:
@@ -66,11 +68,12 @@ _SLOT_TEXT = re.compile(r"[\"`]?" + _PREFIX + r"(\d+)__[\"`]?")
 @lru_cache(maxsize=256)
 def _printed(text: str, dialect: str) -> tuple[str | int, ...] | None:
     """The template's SQL split at its slots (text, slot index, text, ...); None to keep a tree."""
-    tree = _parsed(text, dialect).copy()
+    tree = _parse(text, dialect)  # not kept: thousands of nodes a full GC would walk for nothing
     slots = sum(1 for c in tree.find_all(exp.Column) if c.name.startswith(_PREFIX))
     if tree.find(exp.Window) is not None:  # window calls must stay visible to the window layers
         return None
     pieces = _SLOT_TEXT.split(generate(tree, dialect))
+    release(tree)
     if len(pieces) != 2 * slots + 1:
         return None
     parts: list[str | int] = [int(p) if i % 2 else p for i, p in enumerate(pieces)]

@@ -243,18 +243,16 @@ class DuckDBStore:
         ids: list[list[Any]] = []
         db.execute("BEGIN")
         try:
+            # Every batch id of the group looked up at once (a query per batch cost as much as its rows).
+            wanted = [item.raw.batch_id for staged, _ in requests for item in staged if item.raw.batch_id]
+            stored = _stored_ids(db, wanted)
             for staged, now in requests:
                 accepted = duplicates = rows = 0
                 per_table: dict[str, int] = {}
                 for item in staged:
                     raw = item.raw
                     if raw.batch_id is not None:
-                        if (
-                            raw.batch_id in seen
-                            or db.execute(
-                                "SELECT 1 FROM _calypso.batches WHERE batch_id = ?", [raw.batch_id]
-                            ).fetchall()
-                        ):
+                        if raw.batch_id in seen or raw.batch_id in stored:
                             duplicates += 1
                             continue
                         seen.add(raw.batch_id)
@@ -271,7 +269,7 @@ class DuckDBStore:
             for table, parts in inserts.items():
                 self._insert(db, table, parts)
             if ids:
-                db.executemany("INSERT INTO _calypso.batches VALUES (?, ?, ?, ?)", ids)
+                _insert_ids(db, ids)
             db.execute("COMMIT")
         except BaseException:
             db.execute("ROLLBACK")
@@ -466,6 +464,34 @@ def _current(
         raise item.error
     assert item.prepared is not None
     return item.prepared
+
+
+def _stored_ids(db: duckdb.DuckDBPyConnection, batch_ids: list[str]) -> set[str]:
+    """Which of `batch_ids` are already stored, in one query."""
+    if not batch_ids:
+        return set()
+    rows = db.execute(
+        "SELECT batch_id FROM _calypso.batches WHERE batch_id IN (SELECT unnest(?::VARCHAR[]))", [batch_ids]
+    ).fetchall()
+    return {row[0] for row in rows}
+
+
+def _insert_ids(db: duckdb.DuckDBPyConnection, ids: list[list[Any]]) -> None:
+    """Record stored batches in one statement (executemany runs one insert per row)."""
+    batch_id, table, rows, received = zip(*ids, strict=True)
+    data = pa.table(
+        {
+            "batch_id": pa.array(batch_id, pa.string()),
+            "tbl": pa.array(table, pa.string()),
+            "rows": pa.array(rows, pa.int64()),
+            "received": pa.array(received, pa.timestamp("us")),
+        }
+    )
+    db.register("_calypso_ids", data)
+    try:
+        db.execute("INSERT INTO _calypso.batches SELECT * FROM _calypso_ids")
+    finally:
+        db.unregister("_calypso_ids")
 
 
 def _utcnow() -> dt.datetime:

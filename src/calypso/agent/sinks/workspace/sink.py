@@ -5,7 +5,8 @@ was written to the dead-letter file because the workspace refused it for good. A
 workspace refused as a whole (400/413) is split so one bad batch never holds back the others.
 Retries back off exponentially with full jitter up to `max_retry_delay`; 429/503 wait Retry-After.
 401/403 refuse the agent, not the data, so they are retried (and shown in `agent status`), never
-dead-lettered.
+dead-lettered. Up to `IN_FLIGHT` requests are sent before the oldest is answered; acknowledgements
+still follow buffer order, and a retry resends from the oldest unacknowledged entry.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import logging
 import random
 import struct
 import time
+from collections import deque
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -43,6 +45,8 @@ def unpack_entry(payload: bytes) -> tuple[int, bytes]:
 
 
 Item = tuple[Entry, int, bytes]  # a buffered batch: its entry, record count and JSON
+# Requests sent before the oldest is answered: the workspace stores one while the next arrives.
+IN_FLIGHT = 2
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,43 +91,54 @@ class WorkspaceSink:
 
     async def run(self) -> None:
         attempt = 0
-        # The next request is read and compressed while the current one is in flight.
-        ahead: asyncio.Task[Request | None] | None = None
-        while True:
-            request = await (ahead or self._prepare())
-            ahead = None
-            if request is None:
-                self.wakeup.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.wakeup.wait(), timeout=1.0)
-                continue
-            ahead = asyncio.create_task(self._prepare())
-            try:
-                await self._deliver(request)
+        flying: deque[tuple[Request, asyncio.Task[None]]] = deque()  # sent, oldest first
+        try:
+            while True:
+                while len(flying) < IN_FLIGHT:  # the next is read and compressed while one flies
+                    request = await self._prepare()
+                    if request is None:
+                        break
+                    flying.append((request, asyncio.create_task(self._send(request.items, request.body))))
+                if not flying:
+                    self.wakeup.clear()
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(self.wakeup.wait(), timeout=1.0)
+                    continue
+                request, sending = flying.popleft()
+                try:
+                    await sending
+                except Retryable as e:
+                    # Later requests may have been stored too: sent again after the rewind, the
+                    # workspace answers them as duplicates (their batch ids are known).
+                    await asyncio.gather(*(t for _, t in flying), return_exceptions=True)
+                    flying.clear()
+                    self.buffer.rewind(self.reader)
+                    attempt += 1
+                    await self._back_off(e, attempt)
+                    continue
                 attempt = 0
-            except Retryable as e:
-                await ahead  # read ahead of what must be sent again: let it finish, then forget it
-                ahead = None
-                self.buffer.rewind(self.reader)
-                attempt += 1
-                self.counters["retries"] += 1
-                self.counters["last_error"] = str(e)
-                delay = random.uniform(0, min(self.delivery.max_retry_delay, 0.5 * 2**attempt))
-                if isinstance(e, Throttled) and e.retry_after is not None:
-                    delay = min(max(e.retry_after, 0.1), 300)
-                event(
-                    log,
-                    logging.WARNING,
-                    "Delivery failed; will retry.",
-                    workspace=self.workspace_id,
-                    attempt=attempt,
-                    delay=f"{delay:.1f}s",
-                    error=e,
-                )
-                await asyncio.sleep(delay)
-            except BaseException:
-                ahead.cancel()
-                raise
+                # Persisting the cursor and deleting delivered segments touch the disk: off the loop.
+                await asyncio.to_thread(self.buffer.ack, self.reader, request.last_seq)
+        finally:
+            for _, task in flying:
+                task.cancel()
+
+    async def _back_off(self, e: Retryable, attempt: int) -> None:
+        self.counters["retries"] += 1
+        self.counters["last_error"] = str(e)
+        delay = random.uniform(0, min(self.delivery.max_retry_delay, 0.5 * 2**attempt))
+        if isinstance(e, Throttled) and e.retry_after is not None:
+            delay = min(max(e.retry_after, 0.1), 300)
+        event(
+            log,
+            logging.WARNING,
+            "Delivery failed; will retry.",
+            workspace=self.workspace_id,
+            attempt=attempt,
+            delay=f"{delay:.1f}s",
+            error=e,
+        )
+        await asyncio.sleep(delay)
 
     async def _prepare(self) -> Request | None:
         """The next entries from the buffer, with the body that carries them, or None when idle."""
@@ -149,11 +164,6 @@ class WorkspaceSink:
                 return True
             await asyncio.sleep(0.1)
         return False
-
-    async def _deliver(self, request: Request) -> None:
-        await self._send(request.items, request.body)
-        # Persisting the cursor and deleting delivered segments touch the disk: off the event loop.
-        await asyncio.to_thread(self.buffer.ack, self.reader, request.last_seq)
 
     async def _send(self, items: list[Item], body: bytes | None = None) -> None:
         if not items:

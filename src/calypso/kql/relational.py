@@ -13,7 +13,7 @@ from sqlglot import exp
 
 from . import ast as A
 from .binder import Context, Rel, Scope, alias, col, unique_name
-from .dialects.base import lit
+from .dialects.base import joined, lit
 from .errors import KqlError
 from .planner import OPERATORS, plan, select_all, wrap
 from .scalars import coerce_pair, translate
@@ -109,10 +109,11 @@ def _join(ctx: Context, rel: Rel, op: A.Operator) -> Rel:
         taken.add(new)
         cols.append((new, t))
         sel.append(alias(col(n, rname), new))
-    q = (
-        exp.select(*sel)
-        .from_(left_sql.subquery(lname, copy=False), copy=False)
-        .join(right.sql.subquery(rname, copy=False), on=cond, join_type=JOIN_KINDS[kind], copy=False)
+    q = joined(
+        exp.select(*sel).from_(left_sql.subquery(lname, copy=False), copy=False),
+        right.sql.subquery(rname, copy=False),
+        JOIN_KINDS[kind],
+        cond,
     )
     if op.lookup:
         # lookup drops the right side's copies of the key columns
@@ -124,10 +125,11 @@ def _join(ctx: Context, rel: Rel, op: A.Operator) -> Rel:
         ]
         cols = [cols[i] for i in kept]
         sel = [sel[i] for i in kept]
-        q = (
-            exp.select(*sel)
-            .from_(left_sql.subquery(lname, copy=False), copy=False)
-            .join(right.sql.subquery(rname, copy=False), on=cond, join_type=JOIN_KINDS[kind], copy=False)
+        q = joined(
+            exp.select(*sel).from_(left_sql.subquery(lname, copy=False), copy=False),
+            right.sql.subquery(rname, copy=False),
+            JOIN_KINDS[kind],
+            cond,
         )
     return Rel(q, cols)
 

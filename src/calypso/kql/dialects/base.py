@@ -30,6 +30,27 @@ def cast(e: exp.Expression, to: str | exp.DataType, dialect: str | None = None) 
     return exp.cast(e, data_type(to, dialect), copy=False, dialect=dialect)
 
 
+_JOIN_ARGS = {
+    "INNER": {"kind": "INNER"},
+    "CROSS": {"kind": "CROSS"},
+    "LEFT": {"side": "LEFT"},
+    "RIGHT": {"side": "RIGHT"},
+    "FULL": {"side": "FULL"},
+}
+
+
+def joined(
+    q: exp.Select, source: exp.Expression, join_type: str, on: exp.Expression | None = None
+) -> exp.Select:
+    """`q` with `<join_type> JOIN source [ON on]` added, in place (sqlglot's `Select.join` parses
+    a small SQL text for the join type on every call)."""
+    join = exp.Join(this=source, **_JOIN_ARGS[join_type])
+    if on is not None:
+        join.set("on", on)
+    q.append("joins", join)
+    return q
+
+
 def fn(name: str, *args: exp.Expression) -> exp.Expression:
     """A call of the engine function `name` (spelled exactly, for case-sensitive engines)."""
     return exp.Anonymous(this=name, expressions=list(args))

@@ -25,7 +25,7 @@ from ..binder import (
     summarize_key_name,
     unique_name,
 )
-from ..dialects.base import lit
+from ..dialects.base import joined, lit
 from ..errors import KqlError
 from ..planner import OPERATORS, select_all, wrap
 from ..scalars import translate
@@ -122,26 +122,23 @@ def _make_series(ctx: Context, rel: Rel, op: A.Operator) -> Rel:
     for k in key_cols:
         on = exp.And(this=on, expression=exp.NullSafeEQ(this=col(k, tg), expression=col(k, ta)))
     missing = exp.Is(this=col("__b", ta), expression=exp.Null())
-    cells = (
-        exp.select(
-            *[alias(col(k, tg), k) for k in key_cols],
-            alias(col("__i", ti), "__i"),
-            *[
-                alias(
-                    exp.If(
-                        this=missing,
-                        true=d.to_json(dv.sql, dv.type),
-                        false=d.to_json(col(f"__a{i}", ta), v.type),
-                    ),
-                    f"__v{i}",
-                )
-                for i, (_, v, dv) in enumerate(aggs)
-            ],
-        )
-        .from_(groups.subquery(tg, copy=False), copy=False)
-        .join(index_series(ctx, nbins).subquery(ti, copy=False), join_type="CROSS", copy=False)
-        .join(per_bin.subquery(ta, copy=False), on=on, join_type="LEFT", copy=False)
-    )
+    cells = exp.select(
+        *[alias(col(k, tg), k) for k in key_cols],
+        alias(col("__i", ti), "__i"),
+        *[
+            alias(
+                exp.If(
+                    this=missing,
+                    true=d.to_json(dv.sql, dv.type),
+                    false=d.to_json(col(f"__a{i}", ta), v.type),
+                ),
+                f"__v{i}",
+            )
+            for i, (_, v, dv) in enumerate(aggs)
+        ],
+    ).from_(groups.subquery(tg, copy=False), copy=False)
+    joined(cells, index_series(ctx, nbins).subquery(ti, copy=False), "CROSS")
+    joined(cells, per_bin.subquery(ta, copy=False), "LEFT", on)
     # stage 4: one row per group with the arrays
     t4 = ctx.fresh()
     i4 = col("__i", t4)

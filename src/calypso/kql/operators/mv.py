@@ -16,7 +16,7 @@ from sqlglot import exp
 
 from .. import ast as A
 from ..binder import Context, Rel, Scope, alias, col
-from ..dialects.base import cast, fn, lit
+from ..dialects.base import cast, fn, joined, lit
 from ..errors import KqlError
 from ..parse_ops import OPERATORS as PARSE_OPERATORS
 from ..parse_ops import Parser
@@ -155,12 +155,11 @@ def _expand(ctx: Context, rel: Rel, items: tuple[Item, ...], limit: A.Expr | Non
     if index is not None:
         cols.append((index, "long"))
         sel.append(alias(cast(i, "BIGINT"), index))
-    expanded = (
-        exp.select(*sel)
-        .from_(stage1.subquery(t1, copy=False), copy=False)
-        .join(index_series(ctx, maxn).subquery(ti, copy=False), join_type="CROSS", copy=False)
-        .where(exp.LT(this=i, expression=col("__n", t1)), copy=False)
-    )
+    expanded = joined(
+        exp.select(*sel).from_(stage1.subquery(t1, copy=False), copy=False),
+        index_series(ctx, maxn).subquery(ti, copy=False),
+        "CROSS",
+    ).where(exp.LT(this=i, expression=col("__n", t1)), copy=False)
     return Rel(expanded, cols)
 
 
@@ -254,15 +253,11 @@ def _mv_apply(ctx: Context, rel: Rel, op: A.Operator) -> Rel:
             continue
         cols.append((n, t))
         sel.append(alias(col(n, ri), n))
-    out = (
-        exp.select(*sel)
-        .from_(outer.sql.subquery(lo, copy=False), copy=False)
-        .join(
-            inner.sql.subquery(ri, copy=False),
-            on=exp.EQ(this=col(ROW_ID, lo), expression=col(ROW_ID, ri)),
-            join_type="INNER",
-            copy=False,
-        )
+    out = joined(
+        exp.select(*sel).from_(outer.sql.subquery(lo, copy=False), copy=False),
+        inner.sql.subquery(ri, copy=False),
+        "INNER",
+        exp.EQ(this=col(ROW_ID, lo), expression=col(ROW_ID, ri)),
     )
     return Rel(out, cols)
 

@@ -29,7 +29,7 @@ from .dialects.base import lit
 from .errors import KqlError, did_you_mean
 from .functions.percentiles import percentiles_columns
 from .scalars import translate
-from .sqlgen import ColumnList
+from .sqlgen import ColumnList, column_items
 from .window_layers import split_nested_windows
 
 
@@ -100,8 +100,9 @@ def passthrough_table(rel: Rel) -> str | None:
         return str(table)
     if len(q.expressions) == 1 and isinstance(q.expressions[0], ColumnList):
         listed = q.expressions[0].args
-        same = listed["table"] == table and listed["names"] == tuple(n for n, _ in rel.columns)
-        return str(table) if same else None
+        names, aliases = listed["names"], listed.get("aliases")
+        same = listed["table"] == table and names == tuple(n for n, _ in rel.columns)
+        return str(table) if same and (aliases is None or aliases == names) else None
     if len(q.expressions) != len(rel.columns):
         return None
     for e, (n, _) in zip(q.expressions, rel.columns, strict=True):
@@ -222,7 +223,8 @@ def _select_cols(
 ) -> Rel:
     q, scope = wrap(rel, ctx)
     renames = renames or {}
-    sel = [alias(col(renames.get(n, n), scope.table), n) for n, _ in cols]
+    assert scope.table is not None
+    sel = column_items([(scope.table, renames.get(n, n), n) for n, _ in cols])
     return Rel(q.select(*sel, copy=False), cols, rel.serialized)
 
 

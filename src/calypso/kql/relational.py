@@ -17,6 +17,7 @@ from .dialects.base import joined, lit
 from .errors import KqlError
 from .planner import OPERATORS, plan, select_all, wrap
 from .scalars import coerce_pair, translate
+from .sqlgen import column_items
 
 JOIN_KINDS = {
     "innerunique": "INNER",
@@ -103,18 +104,12 @@ def _join(ctx: Context, rel: Rel, op: A.Operator) -> Rel:
         return Rel(q, list(keep_rel.columns))
     taken = {n for n, _ in left.columns}
     cols = list(left.columns)
-    sel: list[exp.Expression] = [alias(col(n, lname), n) for n, _ in left.columns]
+    sel: list[tuple[str, str, str]] = [(lname, n, n) for n, _ in left.columns]  # (from, column, as)
     for n, t in right.columns:
         new = unique_name(n, taken)
         taken.add(new)
         cols.append((new, t))
-        sel.append(alias(col(n, rname), new))
-    q = joined(
-        exp.select(*sel).from_(left_sql.subquery(lname, copy=False), copy=False),
-        right.sql.subquery(rname, copy=False),
-        JOIN_KINDS[kind],
-        cond,
-    )
+        sel.append((rname, n, new))
     if op.lookup:
         # lookup drops the right side's copies of the key columns
         keys = {k.name for k, _ in op.on if isinstance(k, A.Name)}
@@ -125,12 +120,12 @@ def _join(ctx: Context, rel: Rel, op: A.Operator) -> Rel:
         ]
         cols = [cols[i] for i in kept]
         sel = [sel[i] for i in kept]
-        q = joined(
-            exp.select(*sel).from_(left_sql.subquery(lname, copy=False), copy=False),
-            right.sql.subquery(rname, copy=False),
-            JOIN_KINDS[kind],
-            cond,
-        )
+    q = joined(
+        exp.select(*column_items(list(sel))).from_(left_sql.subquery(lname, copy=False), copy=False),
+        right.sql.subquery(rname, copy=False),
+        JOIN_KINDS[kind],
+        cond,
+    )
     return Rel(q, cols)
 
 

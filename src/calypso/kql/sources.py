@@ -17,7 +17,7 @@ from .errors import KqlError, did_you_mean
 from .planner import OPERATORS, SOURCES, plan, select_all, wrap
 from .prune import select_columns
 from .scalars import translate
-from .sqlgen import ColumnList
+from .sqlgen import ColumnList, column_items
 
 
 def _table(ctx: Context, t: A.Tabular) -> Rel:
@@ -165,22 +165,23 @@ def _union_rels(
     parts: list[exp.Query] = []
     for r, src in zip(rels, names, strict=True):
         q, scope = wrap(r, ctx)
+        assert scope.table is not None
         have = r.types()
-        sel = []
+        sel: list[tuple[str, str, str] | exp.Expression] = []
         for n, ty in cols:
             if n == withsource:
                 sel.append(alias(exp.Literal.string(src), n))
             elif n in have:
-                sel.append(alias(col(n, scope.table), n))
+                sel.append((scope.table, n, n))
             else:
                 sel.append(alias(_typed(ctx, exp.Null(), "dynamic", ty), n))
-        parts.append(q.select(*sel, copy=False))
+        parts.append(q.select(*column_items(sel), copy=False))
     u: exp.Query = parts[0]
     for p in parts[1:]:
         u = exp.union(u, p, distinct=False, copy=False)
     name = ctx.fresh()
     return Rel(
-        exp.select(*[col(n, name) for n, _ in cols]).from_(u.subquery(name, copy=False), copy=False), cols
+        exp.select(*select_all(Rel(u, cols), name)).from_(u.subquery(name, copy=False), copy=False), cols
     )
 
 

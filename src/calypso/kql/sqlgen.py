@@ -31,13 +31,36 @@ class Spliced(exp.Expression):
 
 
 class ColumnList(exp.Expression):
-    """`"t"."a", "t"."b", ...`: plain columns of the FROM alias `table`, as one node.
+    """`"t"."a", "t"."b", ...` (or `"t"."a" AS "x", ...` with `aliases`): columns of the FROM alias
+    `table`, as one node.
 
-    Wide tables have hundreds of columns; one node instead of two per column makes building,
-    copying and printing a scan cost little more than its text.
+    Wide tables have hundreds of columns; one node instead of two or three per column makes
+    building, copying and printing a scan cost little more than its text.
     """
 
-    arg_types: ClassVar[dict[str, bool]] = {"table": True, "names": True}
+    arg_types: ClassVar[dict[str, bool]] = {"table": True, "names": True, "aliases": False}
+
+
+def column_items(items: list[tuple[str, str, str] | exp.Expression]) -> list[exp.Expression]:
+    """SELECT items from `(table, column, alias)` triples and expressions, each run of triples
+    over one table as one aliased `ColumnList`."""
+    out: list[exp.Expression] = []
+    run: tuple[str, list[str], list[str]] | None = None
+    for item in items:
+        if isinstance(item, tuple) and run is not None and run[0] == item[0]:
+            run[1].append(item[1])
+            run[2].append(item[2])
+            continue
+        if run is not None:
+            out.append(ColumnList(table=run[0], names=tuple(run[1]), aliases=tuple(run[2])))
+            run = None
+        if isinstance(item, tuple):
+            run = (item[0], [item[1]], [item[2]])
+        else:
+            out.append(item)
+    if run is not None:
+        out.append(ColumnList(table=run[0], names=tuple(run[1]), aliases=tuple(run[2])))
+    return out
 
 
 _OPERANDS = (exp.Column, exp.Literal, exp.Paren, exp.Null, exp.Boolean, exp.Anonymous)
@@ -111,7 +134,13 @@ def _generator(sqlglot_dialect: str) -> tuple[Dialect, type[Generator]]:
 
         def column_list_sql(self, expression: ColumnList) -> str:
             table = self.quoted_name(expression.args["table"])
-            return ", ".join(f"{table}.{self.quoted_name(n)}" for n in expression.args["names"])
+            names, aliases = expression.args["names"], expression.args.get("aliases")
+            if aliases is None:
+                return ", ".join(f"{table}.{self.quoted_name(n)}" for n in names)
+            return ", ".join(
+                f"{table}.{self.quoted_name(n)} AS {self.quoted_name(a)}"
+                for n, a in zip(names, aliases, strict=True)
+            )
 
         def identifier_sql(self, expression: exp.Identifier) -> str:
             if self.pretty or not _plain_quoted(expression) or type(expression.this) is not str:

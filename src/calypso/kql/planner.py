@@ -172,13 +172,16 @@ def _extend(ctx: Context, rel: Rel, op: A.Operator) -> Rel:
     result: list[tuple[str, str]] = []
     sel: list[exp.Expression] = []
     if replaced.keys() & seen:
+        assert scope.table is not None
+        items: list[tuple[str, str, str | None] | exp.Expression] = []
         for n, t in rel.columns:
             if n in replaced:
                 result.append((n, replaced[n].type))
-                sel.append(alias(replaced[n].sql, n))
+                items.append(alias(replaced[n].sql, n))
             else:
                 result.append((n, t))
-                sel.append(col(n, scope.table))
+                items.append((scope.table, n, None))
+        sel.extend(column_items(items))
     else:  # only new columns: `t.*, new...` instead of listing every column
         result.extend(rel.columns)
         sel.extend(all_of(scope.table))

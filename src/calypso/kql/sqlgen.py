@@ -10,6 +10,7 @@ own, `Spliced` (a template printed once, see `functions.template`), prints its s
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import cache
 from typing import Any, ClassVar
 
@@ -41,25 +42,32 @@ class ColumnList(exp.Expression):
     arg_types: ClassVar[dict[str, bool]] = {"table": True, "names": True, "aliases": False}
 
 
-def column_items(items: list[tuple[str, str, str] | exp.Expression]) -> list[exp.Expression]:
-    """SELECT items from `(table, column, alias)` triples and expressions, each run of triples
-    over one table as one aliased `ColumnList`."""
+def column_items(items: Sequence[tuple[str, str, str | None] | exp.Expression]) -> list[exp.Expression]:
+    """SELECT items from `(table, column, alias or None)` triples and expressions: each run of
+    triples over one table (all aliased, or none) as one `ColumnList`."""
     out: list[exp.Expression] = []
-    run: tuple[str, list[str], list[str]] | None = None
-    for item in items:
-        if isinstance(item, tuple) and run is not None and run[0] == item[0]:
-            run[1].append(item[1])
-            run[2].append(item[2])
-            continue
+    run: tuple[str, list[str], list[str | None]] | None = None
+
+    def flush() -> None:
         if run is not None:
-            out.append(ColumnList(table=run[0], names=tuple(run[1]), aliases=tuple(run[2])))
-            run = None
+            aliased = run[2][0] is not None
+            out.append(
+                ColumnList(table=run[0], names=tuple(run[1]), aliases=tuple(run[2]) if aliased else None)
+            )
+
+    for item in items:
         if isinstance(item, tuple):
+            if run is not None and run[0] == item[0] and (run[2][0] is None) == (item[2] is None):
+                run[1].append(item[1])
+                run[2].append(item[2])
+                continue
+            flush()
             run = (item[0], [item[1]], [item[2]])
         else:
+            flush()
+            run = None
             out.append(item)
-    if run is not None:
-        out.append(ColumnList(table=run[0], names=tuple(run[1]), aliases=tuple(run[2])))
+    flush()
     return out
 
 

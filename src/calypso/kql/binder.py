@@ -18,6 +18,7 @@ from . import ast as A
 from .errors import KqlError, did_you_mean
 from .naming import agg_name as agg_name
 from .naming import expr_name as expr_name
+from .sqlgen import ColumnList
 
 if TYPE_CHECKING:
     from .dialects.base import Dialect
@@ -81,7 +82,8 @@ class Context:
         """`rel` as a common table expression, so each reference costs one name, not a copy."""
         name = self.fresh("_let")
         self.ctes.append((name, rel.sql))
-        q = exp.select(*[col(n) for n, _ in rel.columns]).from_(exp.table_(name, quoted=True), copy=False)
+        names = ColumnList(names=tuple(n for n, _ in rel.columns))
+        q = exp.select(names).from_(exp.table_(name, quoted=True), copy=False)
         return Rel(q, list(rel.columns), rel.serialized)
 
 

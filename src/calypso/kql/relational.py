@@ -144,18 +144,16 @@ def _mv_expand(ctx: Context, rel: Rel, op: A.Operator) -> Rel:
     d = ctx.dialect
     element: exp.Expression = d.json_unnest(v.sql)
     out_type = "dynamic"
-    sel: list[exp.Expression] = []
-    cols: list[tuple[str, str]] = []
-    for n, t in rel.columns:
-        if n != name:
-            sel.append(col(n, scope.table))
-            cols.append((n, t))
+    assert scope.table is not None
+    cols = [(n, t) for n, t in rel.columns if n != name]
     # expand in an inner select, convert in the outer one (engines forbid wrapping the unnest)
-    inner = q.select(*sel, alias(element, name), copy=False)
+    inner = q.select(
+        *column_items([(scope.table, n, None) for n, _ in cols]), alias(element, name), copy=False
+    )
     if op.limit is not None:
         pass
     t2 = ctx.fresh()
-    outer_sel: list[exp.Expression] = [col(n, t2) for n, _ in cols]
+    outer_items: list[tuple[str, str, str | None] | exp.Expression] = [(t2, n, None) for n, _ in cols]
     value: exp.Expression = col(name, t2)
     if to_type is not None and to_type != "dynamic":
         value = (
@@ -165,9 +163,10 @@ def _mv_expand(ctx: Context, rel: Rel, op: A.Operator) -> Rel:
         )
         out_type = to_type
     position = [n for n, _ in rel.columns].index(name) if name in rel.types() else len(cols)
-    outer_sel.insert(position, alias(value, name))
+    outer_items.insert(position, alias(value, name))
     cols.insert(position, (name, out_type))
-    return Rel(exp.select(*outer_sel).from_(inner.subquery(t2, copy=False), copy=False), cols)
+    outer = exp.select(*column_items(outer_items))
+    return Rel(outer.from_(inner.subquery(t2, copy=False), copy=False), cols)
 
 
 def _parse(ctx: Context, rel: Rel, op: A.Operator) -> Rel:
@@ -211,11 +210,9 @@ def _parse(ctx: Context, rel: Rel, op: A.Operator) -> Rel:
     matched = d.regex_match(s, pattern)
     types = rel.types()
     new_cols = list(rel.columns)
-    sel: list[exp.Expression] = []
+    assert scope.table is not None
     replaced = {c for c, _ in captures}
-    for n, _t in rel.columns:
-        if n not in replaced:
-            sel.append(col(n, scope.table))
+    sel = column_items([(scope.table, n, None) for n, _ in rel.columns if n not in replaced])
     out_cols = [(n, t) for n, t in rel.columns if n not in replaced]
     for gi, (cname, ctype) in enumerate(captures, start=1):
         raw = exp.If(this=matched, true=d.regex_extract(s, pattern, gi), false=exp.Null())

@@ -33,13 +33,13 @@ class Spliced(exp.Expression):
 
 class ColumnList(exp.Expression):
     """`"t"."a", "t"."b", ...` (or `"t"."a" AS "x", ...` with `aliases`): columns of the FROM alias
-    `table`, as one node.
+    `table` (or unqualified, without a table), as one node.
 
     Wide tables have hundreds of columns; one node instead of two or three per column makes
     building, copying and printing a scan cost little more than its text.
     """
 
-    arg_types: ClassVar[dict[str, bool]] = {"table": True, "names": True, "aliases": False}
+    arg_types: ClassVar[dict[str, bool]] = {"table": False, "names": True, "aliases": False}
 
 
 def column_items(items: Sequence[tuple[str, str, str | None] | exp.Expression]) -> list[exp.Expression]:
@@ -141,12 +141,13 @@ def _generator(sqlglot_dialect: str) -> tuple[Dialect, type[Generator]]:
             return text
 
         def column_list_sql(self, expression: ColumnList) -> str:
-            table = self.quoted_name(expression.args["table"])
+            table = expression.args.get("table")
+            prefix = f"{self.quoted_name(table)}." if table is not None else ""
             names, aliases = expression.args["names"], expression.args.get("aliases")
             if aliases is None:
-                return ", ".join(f"{table}.{self.quoted_name(n)}" for n in names)
+                return ", ".join(f"{prefix}{self.quoted_name(n)}" for n in names)
             return ", ".join(
-                f"{table}.{self.quoted_name(n)} AS {self.quoted_name(a)}"
+                f"{prefix}{self.quoted_name(n)} AS {self.quoted_name(a)}"
                 for n, a in zip(names, aliases, strict=True)
             )
 

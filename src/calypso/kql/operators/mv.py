@@ -22,6 +22,7 @@ from ..parse_ops import OPERATORS as PARSE_OPERATORS
 from ..parse_ops import Parser
 from ..planner import OPERATORS, plan, select_all, wrap
 from ..scalars import translate
+from ..sqlgen import column_items
 from .sql_helpers import index_series
 
 ROW_ID = "__rid"
@@ -129,12 +130,12 @@ def _expand(ctx: Context, rel: Rel, items: tuple[Item, ...], limit: A.Expr | Non
     )
     i = col("__i", ti)
     cols: list[tuple[str, str]] = []
-    sel: list[exp.Expression] = []
+    sel: list[tuple[str, str, str | None] | exp.Expression] = []
     for n, t in rel.columns:
         if n in names:
             continue
         cols.append((n, t))
-        sel.append(alias(col(n, t1), n))
+        sel.append((t1, n, n))
     for k, (n, _, to_type) in enumerate(arrays):
         a = col(f"__a{k}", t1)
         element: exp.Expression = exp.If(
@@ -156,7 +157,7 @@ def _expand(ctx: Context, rel: Rel, items: tuple[Item, ...], limit: A.Expr | Non
         cols.append((index, "long"))
         sel.append(alias(cast(i, "BIGINT"), index))
     expanded = joined(
-        exp.select(*sel).from_(stage1.subquery(t1, copy=False), copy=False),
+        exp.select(*column_items(sel)).from_(stage1.subquery(t1, copy=False), copy=False),
         index_series(ctx, maxn).subquery(ti, copy=False),
         "CROSS",
     ).where(exp.LT(this=i, expression=col("__n", t1)), copy=False)

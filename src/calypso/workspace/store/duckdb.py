@@ -34,6 +34,7 @@ import pyarrow as pa
 from calypso.wire.schemas import Schema, standard_tables
 from calypso.workspace.ingest.prepare import IngestError, Prepared, RawBatch, prepare
 from calypso.workspace.kqlbridge import storage_type
+from calypso.workspace.store.ddl import VIRTUAL, create_sql, literal, quote, virtual_columns
 from calypso.workspace.store.group import STOP, GroupPolicy, Item, WorkQueue
 
 log = logging.getLogger("calypso.workspace.store")
@@ -55,10 +56,6 @@ CREATE TABLE IF NOT EXISTS _calypso.columns (tbl VARCHAR, col VARCHAR, kusto_typ
 CREATE TABLE IF NOT EXISTS _calypso.agents (agent_id VARCHAR PRIMARY KEY, machine_id VARCHAR,
     hostname VARCHAR, public_key VARCHAR, labels VARCHAR, created TIMESTAMP, revoked BOOLEAN);
 """
-
-
-def quote(name: str) -> str:
-    return '"' + name.replace('"', '""') + '"'
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,6 +110,7 @@ class DuckDBStore:
         self._db = _connect(path)
         self._db.execute(META)
         self._catalog: dict[str, Schema] = self._load_catalog()
+        self._virtual = virtual_columns(self._db, CATALOG)  # written by the writer thread only
         self._agents: dict[str, AgentRecord] = self._load_agents()
         self._queue = WorkQueue(policy)
         self._preparer = ThreadPoolExecutor(1, thread_name_prefix=f"duckdb-prepare-{workspace_id[:8]}")
@@ -136,7 +134,7 @@ class DuckDBStore:
         self._db.execute("BEGIN")
         for name, schema in standard_tables().items():
             if name not in existing:
-                self._db.execute(_create_sql(name, schema))
+                self._db.execute(create_sql(name, schema, self.workspace_id))
             catalog[name] = schema
         self._db.execute("COMMIT")
         custom: dict[str, list[tuple[str, str]]] = {}
@@ -268,7 +266,7 @@ class DuckDBStore:
                     per_table[prepared.table] = per_table.get(prepared.table, 0) + prepared.data.num_rows
                 results.append(WriteResult(accepted, duplicates, rows, tuple(per_table.items())))
             for table, parts in inserts.items():
-                self._insert(db, table, parts)
+                self._insert(db, table, parts, self._virtual.get(table, frozenset()))
             if ids:
                 _insert_ids(db, ids)
             db.execute("COMMIT")
@@ -279,8 +277,14 @@ class DuckDBStore:
         return results
 
     @staticmethod
-    def _insert(db: duckdb.DuckDBPyConnection, table: str, parts: list[pa.Table]) -> None:
-        """One INSERT per table and transaction where the parts concatenate (bigger inserts are cheaper)."""
+    def _insert(
+        db: duckdb.DuckDBPyConnection, table: str, parts: list[pa.Table], virtual: frozenset[str]
+    ) -> None:
+        """One INSERT per table and transaction where the parts concatenate (bigger inserts are cheaper);
+        `virtual` columns are computed by DuckDB and left out."""
+        parts = (
+            [p.drop_columns([c for c in p.column_names if c in virtual]) for p in parts] if virtual else parts
+        )
         try:  # one contiguous chunk: DuckDB splits it across its threads and writes whole row groups
             chunks = [pa.concat_tables(parts, promote_options="permissive").combine_chunks()]
         except (pa.ArrowInvalid, pa.ArrowTypeError):
@@ -302,7 +306,8 @@ class DuckDBStore:
                 from calypso.wire.schemas import CUSTOM_BASE_COLUMNS
 
                 schema = (*CUSTOM_BASE_COLUMNS, *prepared.new_columns)
-                db.execute(_create_sql(table, schema))
+                db.execute(create_sql(table, schema, self.workspace_id))
+                self._virtual[table] = frozenset(c for c in VIRTUAL if c in dict(schema))
                 db.executemany(
                     "INSERT INTO _calypso.columns VALUES (?, ?, ?, ?)",
                     [[table, c, t, i] for i, (c, t) in enumerate(schema)],
@@ -503,21 +508,12 @@ def _connect(path: Path) -> duckdb.DuckDBPyConnection:
     """The workspace file attached with our row group size, then external access off and locked."""
     db = duckdb.connect(":memory:")
     try:
-        db.execute(f"ATTACH {_literal(str(path))} AS {CATALOG} (ROW_GROUP_SIZE {ROW_GROUP_SIZE})")
+        db.execute(f"ATTACH {literal(str(path))} AS {CATALOG} (ROW_GROUP_SIZE {ROW_GROUP_SIZE})")
         db.execute(f"USE {CATALOG}")
-        db.execute(f"SET temp_directory = {_literal(str(path) + '.tmp')}")  # where a file database spills
+        db.execute(f"SET temp_directory = {literal(str(path) + '.tmp')}")  # where a file database spills
         for name, value in DUCKDB_CONFIG.items():
             db.execute(f"SET {name} = {str(value).lower()}")
     except BaseException:
         db.close()
         raise
     return db
-
-
-def _literal(text: str) -> str:
-    return "'" + text.replace("'", "''") + "'"
-
-
-def _create_sql(table: str, schema: Schema) -> str:
-    cols = ", ".join(f"{quote(c)} {storage_type(t)}" for c, t in schema)
-    return f"CREATE TABLE IF NOT EXISTS {quote(table)} ({cols})"

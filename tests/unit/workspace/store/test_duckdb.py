@@ -184,3 +184,41 @@ def test_large_commits_are_stored_whole_and_survive_reopen(tmp_path: Path) -> No
         assert distinct == 50_000
     finally:
         s.close()
+
+
+def test_tenant_and_type_are_computed_not_stored_and_old_files_still_take_rows(tmp_path: Path) -> None:
+    """New tables compute TenantId and Type (inserts skip them); a table an older version made
+    with stored TenantId/Type columns keeps receiving rows with both filled."""
+    path = tmp_path / "s.duckdb"
+    s = DuckDBStore(path, WS)
+    s.write([syslog(3), RawBatch("New_CL", {"A": ["x"]}, 1)]).result()
+    generated = s.query(
+        "SELECT table_name, column_name FROM information_schema.columns WHERE is_generated = 'ALWAYS'"
+        " AND table_name IN ('Syslog', 'New_CL') ORDER BY 1, 2",
+        10,
+    ).rows
+    assert generated == [
+        ("New_CL", "TenantId"),
+        ("New_CL", "Type"),
+        ("Syslog", "TenantId"),
+        ("Syslog", "Type"),
+    ]
+    s.close()
+    db = duckdb.connect(str(path))  # what an older version made: the same table with stored columns
+    db.execute(
+        'CREATE TABLE "Old_CL" ("TenantId" VARCHAR, "TimeGenerated" TIMESTAMP, "Type" VARCHAR,'
+        ' "_ResourceId" VARCHAR, "SourceSystem" VARCHAR, "A" VARCHAR)'
+    )
+    db.execute(
+        "INSERT INTO _calypso.columns VALUES ('Old_CL', 'TenantId', 'string', 0),"
+        " ('Old_CL', 'TimeGenerated', 'datetime', 1), ('Old_CL', 'Type', 'string', 2),"
+        " ('Old_CL', '_ResourceId', 'string', 3), ('Old_CL', 'SourceSystem', 'string', 4),"
+        " ('Old_CL', 'A', 'string', 5)"
+    )
+    db.close()
+    s = DuckDBStore(path, WS)
+    s.write([syslog(2), RawBatch("Old_CL", {"A": ["y"]}, 1)]).result()
+    for table, n in (("Syslog", 5), ("New_CL", 1), ("Old_CL", 1)):
+        rows = s.query(f'SELECT DISTINCT TenantId, Type FROM "{table}"', 10).rows
+        assert rows == [(WS, table)] and count(s, table) == n
+    s.close()

@@ -60,6 +60,9 @@ TABULAR_STARTS = frozenset(
 )
 
 
+_OP_COMPARISONS = COMPARISON_OPS | LIST_OPS | {"!between", "!matches"}
+
+
 class ParserBase:
     def __init__(self, text: str) -> None:
         self.text = text
@@ -85,10 +88,12 @@ class ParserBase:
         return KqlError("SyntaxError", message, t.line, t.column)
 
     def at_op(self, *ops: str) -> bool:
-        return self.tok.kind == OP and self.tok.value in ops
+        t = self.toks[self.i]  # not `self.tok`: the parser's most called helper
+        return t.kind == OP and t.value in ops
 
     def at_word(self, *words: str) -> bool:
-        return self.tok.kind == IDENT and str(self.tok.value).lower() in words
+        t = self.toks[self.i]
+        return t.kind == IDENT and str(t.value).lower() in words
 
     def accept_op(self, op: str) -> bool:
         if self.at_op(op):
@@ -188,7 +193,7 @@ class ParserBase:
 
     def cmp_op(self) -> str | None:
         t = self.tok
-        if t.kind == OP and t.value in COMPARISON_OPS | LIST_OPS | {"!between", "!matches"}:
+        if t.kind == OP and t.value in _OP_COMPARISONS:
             return str(t.value)
         if t.kind == IDENT:
             w = str(t.value)

@@ -9,7 +9,7 @@ Hyphenated operator names (`project-away`, `mv-expand`, ...) and negated string 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from .errors import KqlError
 
@@ -122,8 +122,7 @@ TIMESPAN_UNITS = {
 }
 
 
-@dataclass(frozen=True)
-class Token:
+class Token(NamedTuple):  # a tuple: built several times faster than a frozen dataclass
     kind: str
     text: str
     value: object

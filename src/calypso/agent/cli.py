@@ -124,9 +124,9 @@ def cmd_connect(args: argparse.Namespace) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from calypso.agent.runtime import Agent, limit_malloc_arenas
+    from calypso.agent.runtime import Agent, tune_malloc
 
-    limit_malloc_arenas()
+    tune_malloc()
     args.state.mkdir(parents=True, exist_ok=True)
     agent = Agent(args.state, args.config)
 

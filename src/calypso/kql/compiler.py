@@ -92,8 +92,19 @@ def _compile(script: A.Script, ctx: Context, dialect: str) -> CompiledQuery:
         tree = cast(exp.Expression, top)  # a Query is an Expression; sqlglot's stubs type it apart
         sql = generate(tree, ctx.dialect.sqlglot_dialect)  # arithmetic operands parenthesized as printed
         release(tree)
-    cols = tuple(OutputColumn(n, t) for n, t in rel.columns)
-    return CompiledQuery(sql, cols, ctx.render)
+    return CompiledQuery(sql, tuple(_output_column(n, t) for n, t in rel.columns), ctx.render)
+
+
+_OUTPUT_COLUMNS: dict[tuple[str, str], OutputColumn] = {}  # immutable, and the same names recur
+
+
+def _output_column(name: str, kusto_type: str) -> OutputColumn:
+    column = _OUTPUT_COLUMNS.get((name, kusto_type))
+    if column is None:
+        if len(_OUTPUT_COLUMNS) >= 20_000:
+            _OUTPUT_COLUMNS.clear()
+        column = _OUTPUT_COLUMNS[name, kusto_type] = OutputColumn(name, kusto_type)
+    return column
 
 
 @contextmanager

@@ -247,6 +247,26 @@ class _Analysis:
         self.collect(node, Need(), whole_ok=True)  # with whole_ok, `*` and pack_all() do not raise
 
     def collect(self, node: Any, need: Need, whole_ok: bool = False) -> None:
+        kind = type(node)  # the commonest nodes first, by exact type (this runs for every node)
+        if kind is tuple:
+            for item in node:
+                self.collect(item, need, whole_ok)
+        elif kind is A.Name:
+            self.name(node.name, need)
+        elif kind is A.Literal:
+            pass
+        elif kind is A.Binary:
+            self.collect(node.left, need, whole_ok)
+            self.collect(node.right, need, whole_ok)
+        elif kind is A.Assign:
+            need.names.update(node.names)
+            self.collect(node.expr, need, whole_ok)
+        elif kind is A.Call:
+            self.call(node, need, whole_ok)
+        else:
+            self.collect_other(node, need, whole_ok)
+
+    def collect_other(self, node: Any, need: Need, whole_ok: bool) -> None:
         if isinstance(node, tuple | list):
             for item in node:
                 self.collect(item, need, whole_ok)
@@ -269,9 +289,8 @@ class _Analysis:
         elif isinstance(node, A.Tabular):
             self.tabular(node, None)
         elif dataclasses.is_dataclass(node):
-            for f in dataclasses.fields(node):
-                if f.name != "pos":
-                    self.collect(getattr(node, f.name), need, whole_ok)
+            for name in _fields(node):
+                self.collect(getattr(node, name), need, whole_ok)
 
     def name(self, name: str, need: Need) -> None:
         need.names.add(name)
@@ -304,6 +323,17 @@ _ROW_KEEPING_EXTRA = frozenset({"MvExpandZip", "PerRowLimit", "ParseKvOp"})
 _REPLACING_EXTRA = frozenset({"TopNestedOp"})
 
 
+_FIELD_NAMES: dict[type, tuple[str, ...]] = {}
+
+
+def _fields(node: Any) -> tuple[str, ...]:
+    """A dataclass node's field names but `pos` (read once per class)."""
+    names = _FIELD_NAMES.get(type(node))
+    if names is None:
+        names = _FIELD_NAMES[type(node)] = tuple(f.name for f in dataclasses.fields(node) if f.name != "pos")
+    return names
+
+
 def _with_name(demand: Demand, name: str | None) -> Demand:
     return demand if demand is None or name is None else demand.union(Need({name}))
 
@@ -326,9 +356,7 @@ def _strings(node: Any) -> list[str]:
     if isinstance(node, tuple | list):
         return [s for item in node for s in _strings(item)]
     if dataclasses.is_dataclass(node):
-        return [
-            s for f in dataclasses.fields(node) if f.name != "pos" for s in _strings(getattr(node, f.name))
-        ]
+        return [s for name in _fields(node) for s in _strings(getattr(node, name))]
     return []
 
 

@@ -65,13 +65,15 @@ def compile_table() -> None:
     queries = [json.loads(line)["query"] for line in CORPUS.read_text("utf-8").splitlines() if line.strip()]
     print(f"compile time over {len(queries)} corpus queries (ms; failures included)")
     print("  cold: each query's first compile in this process (one-time template parses included);")
-    print("  warm: the same query compiled again, as a long-running workspace mostly sees it")
-    print(f"{'dialect':<18}{'median':>9}{'p90':>9}{'p99':>9}{'max':>9}{'compiled':>10}")
+    print("  warm: the same query compiled again, as a long-running workspace mostly sees it;")
+    print("  warm best3: each query's fastest of 3 more compiles (leaves out GC pauses and other load)")
+    print(f"{'dialect':<22}{'median':>9}{'p90':>9}{'p99':>9}{'max':>9}{'compiled':>10}")
     for dialect in ("duckdb", "clickhouse"):
-        for run in ("cold", "warm"):
+        best = [float("inf")] * len(queries)
+        for run in ("cold", "warm", "warm best3"):
             times: list[float] = []
             ok = 0
-            for q in queries:
+            for i, q in enumerate(queries * (3 if run == "warm best3" else 1)):
                 t0 = time.perf_counter()
                 try:
                     compile_query(q, catalog, dialect=dialect, now=NOW)
@@ -79,8 +81,12 @@ def compile_table() -> None:
                 except KqlError:
                     pass
                 times.append((time.perf_counter() - t0) * 1000)
+                if run == "warm best3":
+                    best[i % len(queries)] = min(best[i % len(queries)], times[-1])
+            if run == "warm best3":
+                times, ok = best, ok // 3
             print(
-                f"{dialect + ' ' + run:<18}{statistics.median(times):>9.2f}{percentile(times, 0.9):>9.2f}"
+                f"{dialect + ' ' + run:<22}{statistics.median(times):>9.2f}{percentile(times, 0.9):>9.2f}"
                 f"{percentile(times, 0.99):>9.2f}{max(times):>9.2f}{ok:>10}"
             )
 

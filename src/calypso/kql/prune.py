@@ -184,7 +184,11 @@ class _Analysis:
             for s in getattr(t, "sources", ()):
                 self.tabular(s, leg)
         else:  # datatable, print, range, search, find, ...: whatever they read, in full
-            self.scalar(t)
+            for name in _fields(t):
+                self.scalar(getattr(t, name))
+            if not isinstance(t, A.DataTable | A.Print | A.Range):
+                for name in list(self.bindings):  # search and find read tables, lets too, by name
+                    self.need(name, None)
 
     # ---- operators: what the input must provide for the output to provide `demand` -----------
     def operator(self, op: A.Operator, demand: Demand) -> Demand:

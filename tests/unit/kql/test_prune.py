@@ -148,6 +148,9 @@ COMPOSED = [
     "Wide | project-away Extra01 | join (Wide | project Computer) on Computer | summarize count() by Computer1",
     "Wide | parse Extra05 with 'v' n:int '_' m:int | project n, m, Computer",
     "Wide | extend strlen(Computer) | join (Wide | project Computer) on Computer | project strlen_Computer, Computer1",
+    "let hosts = datatable(Host: string)['host1', 'host2']; hosts | join (Wide | where EventID == 4625)"
+    " on $left.Host == $right.Computer | summarize count() by Host, Account",
+    "print x = 1 | join (Wide | summarize n = count() by x = 1) on x | project n",
 ]
 COMPOSED_FULL = [
     "Wide | join kind=inner (Wide | project Computer, Account) on Computer | take 1",
@@ -188,3 +191,22 @@ def test_unknown_column_after_a_join_reports_the_unpruned_error(
         _unpruned(con, monkeypatch, kql)
     assert str(pruned.value) == str(full.value)
     assert "did you mean" in str(pruned.value)
+
+
+@pytest.mark.parametrize(
+    "kql",
+    [
+        "let w = Wide | where EventID == 4625; w | summarize count() by Computer"
+        " | join (search in (w) 'v3_30' | summarize n = count() by Computer) on Computer",
+        "let w = Wide | where EventID == 4625; w | summarize count() by Computer"
+        " | join (find in (w) where Extra30 == 'v3_30' | summarize n = count() by Computer = tostring(pack_.Computer))"
+        " on Computer",
+    ],
+)
+def test_a_let_that_search_or_find_reads_by_name_keeps_every_column(
+    con: duckdb.DuckDBPyConnection, monkeypatch: pytest.MonkeyPatch, kql: str
+) -> None:
+    sql, cols, rows = _run(con, kql)
+    assert "Extra30" in sql
+    assert (cols, rows) == _unpruned(con, monkeypatch, kql)[1:]
+    assert rows

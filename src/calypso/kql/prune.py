@@ -8,6 +8,7 @@ narrowing after them, evaluate, search, mv-apply, operators not listed here) nee
 Names are collected generously (every name an operator mentions), so a scan may keep more columns
 than it needs, never fewer. Lets and functions are followed by name: every binding of a name gets
 the union of what all references to that name need, whatever scope the planner resolves it in.
+Search and find, which may read any let by name, keep every let whole.
 A reference not recorded here (synthesised by the planner, a wildcard union) scans every column.
 The caller compiles again unpruned when a pruned compile fails with `UnknownColumn`, so its
 did-you-mean hint lists the same columns. Pruning never turns a success into an error; a union

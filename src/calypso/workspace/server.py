@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import signal
 import ssl
 from collections.abc import Generator
@@ -89,6 +90,9 @@ def serve(data_dir: Path, listen: str, limits: Limits | None = None) -> int:
         server_header=False,
     )
     config.load()
+    # Everything loaded so far (the KQL compiler, sqlglot, the stores) lives as long as the server:
+    # keep it out of the collector's full passes, which otherwise pause whichever query is compiling.
+    gc.freeze()
     assert config.ssl is not None
     config.ssl.minimum_version = ssl.TLSVersion.TLSv1_2
     server = _Server(config)

@@ -125,7 +125,9 @@ class DiskBuffer:
             raise
         self._syncer: IntervalSyncer | None = None
         if self._mode.background:
-            self._syncer = IntervalSyncer(self._lock, fsync_interval, lambda: self._segments[-1].fd)
+            self._syncer = IntervalSyncer(
+                self._lock, fsync_interval, lambda: self._segments[-1].fd, self._dir
+            )
 
     # ----------------------------------------------------------------- open
 
@@ -341,7 +343,10 @@ class DiskBuffer:
             self._segments.pop()
             del self._by_first[old.first]
             self._total -= old.size
-        new = segfile.create(self._dir, self._next_seq, durable=self._mode.durable)
+        # With a background syncer the new file's directory entry is synced there, not here.
+        new = segfile.create(self._dir, self._next_seq, durable=self._mode.durable and self._syncer is None)
+        if self._syncer is not None:
+            self._syncer.new_files = True
         self._segments.append(new)
         self._by_first[new.first] = new
         self._total += new.size

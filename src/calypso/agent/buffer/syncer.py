@@ -2,9 +2,11 @@
 
 Invariants: once :attr:`IntervalSyncer.dirty` is set (under the buffer's lock, after a write), the
 active segment is fdatasync'ed within about one interval; a failed sync leaves it dirty for the
-next round. A sealed segment's descriptor handed over by :meth:`IntervalSyncer.retire` is synced
-right away and then closed (before `stop` returns at the latest), so sealing never waits for the
-disk on the appending thread. Syncs run outside the lock, so appends are not held up.
+next round. Once :attr:`IntervalSyncer.new_files` is set, the directory (a new segment's entry) is
+synced within about one interval. A sealed segment's descriptor handed over by
+:meth:`IntervalSyncer.retire` is synced right away and then closed (before `stop` returns at the
+latest). So sealing and rolling never wait for the disk on the appending thread; syncs run outside
+the lock, so appends are not held up.
 """
 
 from __future__ import annotations
@@ -13,15 +15,21 @@ import logging
 import os
 import threading
 from collections.abc import Callable
+from pathlib import Path
 
 from calypso.agent.buffer.segment import datasync
+from calypso.agent.buffer.state import fsync_dir
 
 log = logging.getLogger(__name__)
 
 
 class IntervalSyncer:
-    def __init__(self, lock: threading.RLock, interval: float, active_fd: Callable[[], int | None]) -> None:
+    def __init__(
+        self, lock: threading.RLock, interval: float, active_fd: Callable[[], int | None], directory: Path
+    ) -> None:
         self.dirty = False
+        self.new_files = False  # a segment file was created since the directory was last synced
+        self._directory = directory
         self._lock = lock
         self._interval = interval
         self._active_fd = active_fd
@@ -50,8 +58,16 @@ class IntervalSyncer:
             stopping = self._stop.is_set()
             with self._lock:
                 retired, self._retired = self._retired, []
+                new_files, self.new_files = self.new_files, False
             for sealed in retired:
                 self._sync_and_close(sealed)
+            if new_files:
+                try:
+                    fsync_dir(self._directory)
+                except OSError as exc:
+                    log.error("error=%r Buffer directory fsync failed, retrying next interval.", exc)
+                    with self._lock:
+                        self.new_files = True
             if stopping:
                 return
             with self._lock:

@@ -307,8 +307,9 @@ def test_public_surface_is_the_runtime_contract() -> None:
 def test_interval_mode_syncs_sealed_segments_in_the_background(
     make: Make, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """With fsync="interval" the appending thread never waits for a sealed segment's fdatasync;
-    the background thread syncs and closes it, and everything reads back after a restart."""
+    """With fsync="interval" the appending thread never waits for a sealed segment's fdatasync nor
+    for the directory entry of a new one; the background thread syncs them, and everything reads
+    back after a restart."""
     from calypso.agent.buffer import segment, syncer
 
     synced_on: list[str] = []
@@ -318,12 +319,21 @@ def test_interval_mode_syncs_sealed_segments_in_the_background(
         synced_on.append(threading.current_thread().name)
         real(fd)
 
+    real_dir = segment.fsync_dir
+
+    def recording_dir(path: Path) -> None:
+        synced_on.append(threading.current_thread().name)
+        real_dir(path)
+
     monkeypatch.setattr(segment, "datasync", recording)
     monkeypatch.setattr(syncer, "datasync", recording)
+    monkeypatch.setattr(segment, "fsync_dir", recording_dir)
+    monkeypatch.setattr(syncer, "fsync_dir", recording_dir)
     d = tmp_path / "buf"
     b = make(d, segment_bytes=400, fsync="interval", fsync_interval=30.0)
     b.add_reader("ws")
-    b.append_many([_payload(i) for i in range(40)])  # several segments sealed on this thread
+    synced_on.clear()  # opening syncs on this thread; appending must not
+    b.append_many([_payload(i) for i in range(40)])  # several segments sealed and created here
     assert threading.current_thread().name not in synced_on
     b.close()  # waits for the background syncs of the sealed segments
     assert synced_on.count("calypso-buffer-fsync") >= 3

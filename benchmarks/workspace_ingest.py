@@ -312,9 +312,9 @@ def bench_store(rows: int, per_batch: int = 50_000, clients: int = 4) -> list[tu
 def fill_syslog(store: DuckDBStore, rows: int) -> None:
     def run(db: Any) -> None:
         db.execute(f"""
-            INSERT INTO "Syslog" (TenantId, Type, SourceSystem, Computer, Facility, SeverityLevel, ProcessID,
+            INSERT INTO "Syslog" (SourceSystem, Computer, Facility, SeverityLevel, ProcessID,
                                   SyslogMessage, TimeGenerated)
-            SELECT '{store.workspace_id}', 'Syslog', 'OpsManager', 'host-' || (i % 500), 'daemon', 'info',
+            SELECT 'OpsManager', 'host-' || (i % 500), 'daemon', 'info',
                    (i % 30000)::INTEGER, 'message ' || i,
                    CAST(now() AS TIMESTAMP) - to_microseconds((i * 86400000000 // {rows})::BIGINT)
             FROM range({rows}) t(i)""")

@@ -383,63 +383,81 @@ class DiskBuffer:
         return r
 
     def read(self, reader: str, max_entries: int = 1000, max_bytes: int = 8 << 20) -> list[Entry]:
-        """The next entries after the reader's read position (at least one if any, even a big one)."""
+        """The next entries after the reader's read position (at least one if any, even a big one).
+
+        The file is read and its checksums verified outside the lock (on a descriptor of its own),
+        so appends are not held up; the position only moves, under the lock, if nothing else (a
+        rewind, a dropped segment) moved it meanwhile.
+        """
         if max_entries < 1 or max_bytes < 1:
             raise ValueError("max_entries and max_bytes must be positive")
-        with self._lock:
-            self._check_open()
-            r = self._reader(reader)
-            out: list[Entry] = []
-            total = 0
-            first_seg, off, seq = r.pos
-            while len(out) < max_entries:
-                seg = self._by_first.get(first_seg)
-                if seg is None:
-                    first_seg, off, seq = self._position_for(seq)
-                    continue
-                if off >= seg.readable_end:
-                    idx = self._segments.index(seg)
-                    if idx + 1 >= len(self._segments):
-                        break
-                    nxt = self._segments[idx + 1]
-                    first_seg, off, seq = nxt.first, SEGMENT_HEADER_SIZE, nxt.first
-                    continue
-                res = self._read_segment(seg, off, seq, max_entries - len(out), max_bytes - total, not out)
+        out: list[Entry] = []
+        total = 0
+        while len(out) < max_entries:
+            with self._lock:
+                self._check_open()
+                r = self._reader(reader)
+                step = self._next_range(r)
+            if step is None:
+                break
+            seg, off, seq, end, fd = step
+            try:
+                if fd is None:
+                    res = segfile.ReadResult([], off, error="segment file is missing")
+                else:
+                    res = segfile.read_range(
+                        fd,
+                        off,
+                        end,
+                        seq,
+                        max_entries=max_entries - len(out),
+                        max_bytes=max_bytes - total,
+                        first_may_exceed=not out,
+                    )
+            finally:
+                if fd is not None:
+                    os.close(fd)
+            with self._lock:
+                self._check_open()
+                if r.pos != (seg.first, off, seq) or self._by_first.get(seg.first) is not seg:
+                    break  # moved meanwhile: what was read is stale; the next read starts afresh
                 for s, payload in res.entries:
                     out.append(Entry(s, payload))
                     total += len(payload)
                 seq += len(res.entries)
-                off = res.offset
+                r.pos = (seg.first, res.offset, seq)
+                if res.entries:
+                    r.marks.append((out[-1].seq, seg.first, res.offset, seq))
                 if res.error is not None:
-                    self._mark_corrupt(seg, off, seq, res.error)
+                    self._mark_corrupt(seg, res.offset, seq, res.error)
                     continue
-                if not res.entries or off < seg.readable_end:
+                if not res.entries or res.offset < end:
                     break
-            r.pos = (first_seg, off, seq)
-            if out:
-                r.marks.append((out[-1].seq, first_seg, off, seq))
-            return out
+        return out
 
-    def _read_segment(
-        self, seg: Segment, off: int, seq: int, max_entries: int, max_bytes: int, first: bool
-    ) -> segfile.ReadResult:
-        try:
-            fd = seg.fd if seg.fd is not None else os.open(seg.path, os.O_RDONLY)
-        except FileNotFoundError:
-            return segfile.ReadResult([], off, error="segment file is missing")
-        try:
-            return segfile.read_range(
-                fd,
-                off,
-                seg.readable_end,
-                seq,
-                max_entries=max_entries,
-                max_bytes=max_bytes,
-                first_may_exceed=first,
-            )
-        finally:
-            if fd != seg.fd:
-                os.close(fd)
+    def _next_range(self, r: _Reader) -> tuple[Segment, int, int, int, int | None] | None:
+        """Where `r` reads next: (segment, offset, seq there, readable end, a descriptor of its own
+        or None if the file is missing), moving `r.pos` past finished segments; None at the end."""
+        first_seg, off, seq = r.pos
+        while True:
+            seg = self._by_first.get(first_seg)
+            if seg is None:
+                first_seg, off, seq = self._position_for(seq)
+                continue
+            if off >= seg.readable_end:
+                idx = self._segments.index(seg)
+                if idx + 1 >= len(self._segments):
+                    r.pos = (first_seg, off, seq)
+                    return None
+                nxt = self._segments[idx + 1]
+                first_seg, off, seq = nxt.first, SEGMENT_HEADER_SIZE, nxt.first
+                continue
+            r.pos = (first_seg, off, seq)
+            try:
+                fd: int | None = os.dup(seg.fd) if seg.fd is not None else os.open(seg.path, os.O_RDONLY)
+            except FileNotFoundError:
+                fd = None
+            return seg, off, seq, seg.readable_end, fd
 
     def _mark_corrupt(self, seg: Segment, offset: int, seq: int, reason: str) -> None:
         """Entries of ``seg`` from ``offset`` (entry ``seq``) on are unreadable: skip them, count once."""

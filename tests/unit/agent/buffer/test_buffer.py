@@ -339,3 +339,41 @@ def test_interval_mode_syncs_sealed_segments_in_the_background(
     assert synced_on.count("calypso-buffer-fsync") >= 3
     b2 = make(d, segment_bytes=400, fsync="interval")
     assert [s for s, _ in _drain(b2, "ws")] == list(range(1, 41))
+
+
+def test_appends_go_on_while_a_reader_reads_the_file(make: Make, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A sink reading (and checksumming) megabytes must not stall the sources' appends; the read
+    still returns exactly the entries it found, and the next read continues after them."""
+    from calypso.agent.buffer import segment
+
+    b = make(segment_bytes=4000)
+    b.add_reader("ws")
+    b.append_many([_payload(i) for i in range(10)])
+    reading, release = threading.Event(), threading.Event()
+    real = segment.read_range
+
+    def slow_read(*args: object, **kw: object) -> segment.ReadResult:
+        reading.set()
+        release.wait(10)
+        return real(*args, **kw)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(segment, "read_range", slow_read)
+    got: list[int] = []
+    reader = threading.Thread(target=lambda: got.extend(e.seq for e in b.read("ws", max_entries=10)))
+    reader.start()
+    assert reading.wait(5)
+    appended: list[int] = []
+    done = threading.Event()
+
+    def append() -> None:
+        appended.extend(b.append_many([_payload(i) for i in range(10, 15)]))
+        done.set()
+
+    threading.Thread(target=append).start()
+    assert done.wait(5), "the append waited for the read"
+    release.set()
+    reader.join(10)
+    monkeypatch.setattr(segment, "read_range", real)
+    assert appended == [11, 12, 13, 14, 15]
+    assert got == list(range(1, 11))
+    assert [e.seq for e in b.read("ws", max_entries=100)] == [11, 12, 13, 14, 15]

@@ -61,6 +61,17 @@ def test_bom_detection() -> None:
     assert detect(b"plain", "utf-16") == ("utf-16-le", 0)
 
 
+# Chunks of a file as they may arrive: plain text, random bytes, and the cases that need care.
+CHUNKS = st.lists(
+    st.one_of(
+        st.text(alphabet="abc xyz\n", max_size=40).map(str.encode),
+        st.binary(max_size=20),
+        st.sampled_from([b"\n", b"\r\n", b"\x00", "é\n".encode(), b"\xff\n", b"a" * 30 + b"\n"]),
+    ),
+    max_size=12,
+)
+
+
 class _CarefulOnly(LineSplitter):
     """The per-line loop alone: the reference the whole-block fast path must agree with."""
 
@@ -70,14 +81,7 @@ class _CarefulOnly(LineSplitter):
 
 @settings(max_examples=300, deadline=None)
 @given(
-    st.lists(
-        st.one_of(
-            st.text(alphabet="abc xyz\n", max_size=40).map(str.encode),
-            st.binary(max_size=20),
-            st.sampled_from([b"\n", b"\r\n", b"\x00", "é\n".encode(), b"\xff\n", b"a" * 30 + b"\n"]),
-        ),
-        max_size=12,
-    ),
+    CHUNKS,
     st.integers(min_value=4, max_value=64),
 )
 def test_fast_path_gives_the_same_lines_offsets_and_counters(chunks: list[bytes], max_line: int) -> None:
@@ -91,14 +95,7 @@ def test_fast_path_gives_the_same_lines_offsets_and_counters(chunks: list[bytes]
 
 @settings(max_examples=300, deadline=None)
 @given(
-    st.lists(
-        st.one_of(
-            st.text(alphabet="abc xyz\n", max_size=40).map(str.encode),
-            st.binary(max_size=20),
-            st.sampled_from([b"\n", b"\r\n", b"\x00", "é\n".encode(), b"\xff\n", b"a" * 30 + b"\n"]),
-        ),
-        max_size=12,
-    ),
+    CHUNKS,
     st.sampled_from([4, 9, 64, 8192, 9000]),
 )
 def test_joined_lines_are_the_lines_joined(chunks: list[bytes], max_line: int) -> None:
@@ -112,8 +109,9 @@ def test_joined_lines_are_the_lines_joined(chunks: list[bytes], max_line: int) -
     assert joined.counters == lines.counters
 
 
-def test_a_long_block_of_short_lines_stays_on_the_fast_path() -> None:
-    """Blocks longer than the line limit are checked without splitting them, and still exactly."""
+def test_blocks_longer_than_the_line_limit_are_checked_exactly() -> None:
+    """A block longer than the line limit (checked by windows, not split) keeps its short lines
+    whole and still cuts the one line that is too long."""
     block = b"".join(b"line %d of a long block\n" % i for i in range(20_000))
     s = LineSplitter("utf-8", 16 * 1024, 0)
     text, count = s.feed_joined(block)

@@ -84,33 +84,28 @@ class TailSource:
         return TwoPhaseCommit(prepare, commit)
 
     def _batch(self, lines: list[Line]) -> Batch | None:
-        """Plain multi-line records as one columnar batch (a RawData column; path and time once
-        when they can be)."""
+        """Plain multi-line records as one columnar batch."""
         if not lines:
             return None
         paths, texts, _ = zip(*lines, strict=True)
+        return self._columns(list(paths), {"RawData": list(texts)}, {})
+
+    def _joined_batch(self, runs: list[Run]) -> Batch | None:
+        """Plain lines as one batch without an object per line: RawData joined."""
+        if not runs:
+            return None
+        paths = [path for run in runs for path in [run.path] * run.count]
+        return self._columns(paths, {}, {"RawData": "\n".join([run.text for run in runs])})
+
+    def _columns(self, paths: list[str], columns: dict[str, list[Any]], joined: dict[str, str]) -> Batch:
+        """The batch of these rows, the collection time and computer sent once, and the path once
+        when every row has the same."""
         consts: dict[str, Any] = {"TimeGenerated": iso(datetime.now(UTC)), "Computer": self.ctx.computer}
-        columns: dict[str, list[Any]] = {"RawData": list(texts)}
         if len(set(paths)) == 1:
             consts["FilePath"] = paths[0]
         else:
-            columns["FilePath"] = list(paths)
-        return Batch(self.table, columns, len(texts), consts=consts)
-
-    def _joined_batch(self, runs: list[Run]) -> Batch | None:
-        """Plain lines as one batch without an object per line: RawData joined, path and time once
-        when they can be."""
-        if not runs:
-            return None
-        count = sum(run.count for run in runs)
-        consts: dict[str, Any] = {"TimeGenerated": iso(datetime.now(UTC)), "Computer": self.ctx.computer}
-        columns: dict[str, list[Any]] = {}
-        if len({run.path for run in runs}) == 1:
-            consts["FilePath"] = runs[0].path
-        else:
-            columns["FilePath"] = [path for run in runs for path in [run.path] * run.count]
-        raw = "\n".join([run.text for run in runs])
-        return Batch(self.table, columns, count, consts=consts, joined={"RawData": raw})
+            columns["FilePath"] = paths
+        return Batch(self.table, columns, len(paths), consts=consts, joined=joined)
 
     def _records(self, lines: list[Line], handler: LineHandler) -> list[Record]:
         now = iso(datetime.now(UTC))

@@ -228,9 +228,7 @@ class Tailer:
 
         def take(f: TailedFile, chunk: bytes, room: int) -> tuple[int, int]:
             if f.splitter.codec == "utf-8":
-                cut = _first_lines(chunk, room)
-                f.read_offset -= len(chunk) - len(cut)  # the rest is read again next time
-                chunk = cut
+                chunk = self._cut(f, chunk, room)
                 text, count = f.splitter.feed_joined(chunk)
             else:
                 records = self._lines(f, chunk, room)
@@ -292,6 +290,13 @@ class Tailer:
                 records += rest(f, self._close(f))
         return records >= max_records or nbytes >= max_bytes
 
+    @staticmethod
+    def _cut(f: TailedFile, chunk: bytes, room: int) -> bytes:
+        """A UTF-8 chunk through its `room`-th newline; the rest is read again next time."""
+        cut = _first_lines(chunk, room)
+        f.read_offset -= len(chunk) - len(cut)
+        return cut
+
     def _lines(self, f: TailedFile, chunk: bytes, room: int) -> list[tuple[str, int]]:
         """At most `room` lines of the chunk just read; what is left of it is read again next time.
 
@@ -300,9 +305,7 @@ class Tailer:
         up to the end of the last line kept, so the counters count each line once.
         """
         if f.splitter.codec == "utf-8":
-            cut = _first_lines(chunk, room)
-            f.read_offset -= len(chunk) - len(cut)
-            return f.splitter.feed(cut)
+            return f.splitter.feed(self._cut(f, chunk, room))
         before, counted = replace(f.splitter), replace(self.line_counters)
         lines = f.splitter.feed(chunk)
         if len(lines) <= room:

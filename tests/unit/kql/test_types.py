@@ -68,3 +68,12 @@ def test_getschema_ordinal_is_long() -> None:
     cols, rows = run("print a = 1, b = 'x' | getschema")
     assert cols[1] == ("ColumnOrdinal", "long")
     assert [(r[0], r[1], r[3]) for r in rows] == [("a", 0, "long"), ("b", 1, "string")]
+
+
+def test_iff_of_two_dynamic_branches_is_dynamic() -> None:
+    cols, rows = run(
+        "print arr = dynamic([1]) | extend arr = iff(true, array_concat(arr, pack_array(2)), arr)"
+        " | extend n = array_length(arr)"
+    )
+    assert cols == [("arr", "dynamic"), ("n", "long")]
+    assert [(str(r[0]).replace(" ", ""), r[1]) for r in rows] == [("[1,2]", 2)]

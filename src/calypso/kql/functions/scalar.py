@@ -67,7 +67,8 @@ def _convert(to: str) -> ScalarFn:
 
 def _iff(call: A.Call, scope: Scope) -> Typed:
     c, t, f = args(call, scope, 3)
-    t, f = coerce_pair(t, f, scope)
+    if t.type != f.type:  # a dynamic branch takes the other's type; two dynamic branches stay dynamic
+        t, f = coerce_pair(t, f, scope)
     rt = promote(t.type, f.type)
     return Typed(exp.If(this=c.sql, true=t.sql, false=f.sql), rt, agg_flag(c, t, f))
 

@@ -32,7 +32,8 @@ def attach(procs: Procs, pid: int, out: Path) -> subprocess.Popen[bytes] | None:
     if binary is None:
         print("  (py-spy not installed: no profile)", flush=True)
         return None
-    argv = [binary, "record", "--pid", str(pid), "--rate", "100", "--nonblocking", "--format", "raw"]
+    flags = ("--rate", "100", "--nonblocking", "--threads", "--format", "raw")
+    argv = [binary, "record", "--pid", str(pid), *flags]
     return procs.spawn([*argv, "--output", str(out)], out.with_suffix(".log"))
 
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from sqlglot import exp
 
 from . import ast as A
-from .errors import KqlError, did_you_mean
+from .errors import unknown_column
 from .naming import agg_name as agg_name
 from .naming import expr_name as expr_name
 from .sqlgen import ColumnList
@@ -73,6 +73,7 @@ class Context:
     ctes: list[tuple[str, exp.Query]] = field(default_factory=list)
     # catalog-table references -> the columns to scan (see `prune`); a reference not here scans all
     scans: dict[A.TableRef, Any] = field(default_factory=dict)
+    planned_union: bool = False  # a union was planned (its sides' types checked)
 
     def fresh(self, prefix: str = "_t") -> str:
         self.counter += 1
@@ -111,11 +112,7 @@ class Scope:
         stand_in = HIDDEN_COLUMNS.get(name)
         if stand_in is not None and stand_in in self.columns:
             return Typed(col(stand_in, self.table), self.columns[stand_in])
-        raise KqlError(
-            "UnknownColumn",
-            f"Failed to resolve column named '{name}'{did_you_mean(name, self.columns)}",
-            *pos,
-        )
+        raise unknown_column(name, self.columns, *pos)
 
 
 def unique_name(name: str, taken: set[str]) -> str:

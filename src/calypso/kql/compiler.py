@@ -23,7 +23,7 @@ from .dialects import DIALECTS
 from .errors import CompiledQuery, KqlError, OutputColumn
 from .parse_ops import parse
 from .planner import plan
-from .prune import scan_needs
+from .prune import hint_unchanged, scan_needs
 from .scalars import translate
 from .sqlgen import generate, release
 
@@ -66,11 +66,18 @@ def compile_query(
         scans = {}
     if not any(need is not None for need in scans.values()):
         return _compile(script, Context(d, tables, now, span), dialect)
+    pruned = Context(d, tables, now, span, scans=scans)
     try:
-        return _compile(script, Context(d, tables, now, span, scans=scans), dialect)
+        return _compile(script, pruned, dialect)
     except KqlError as e:
         if e.code != "UnknownColumn":  # the only errors that list columns (did-you-mean hints)
             raise
+        if (
+            e.unresolved is not None
+            and not pruned.planned_union
+            and hint_unchanged(e.unresolved, scans, tables)
+        ):
+            raise  # the unpruned compile would fail here with this very message
     # compiled again with every column, so the hint names the columns it would without pruning
     return _compile(script, Context(d, tables, now, span), dialect)
 

@@ -26,7 +26,7 @@ from .binder import (
     unique_name,
 )
 from .dialects.base import lit
-from .errors import KqlError, did_you_mean
+from .errors import KqlError, unknown_column
 from .functions.percentiles import percentiles_columns
 from .scalars import translate
 from .sqlgen import ColumnList, column_items
@@ -214,9 +214,7 @@ def _match(patterns: tuple[str, ...], rel: Rel, pos: A.Pos) -> list[str]:
     for p in patterns:
         hits = [n for n in names if fnmatch.fnmatchcase(n, p)] if "*" in p else [n for n in names if n == p]
         if not hits and "*" not in p:
-            raise KqlError(
-                "UnknownColumn", f"Failed to resolve column named '{p}'{did_you_mean(p, names)}", *pos
-            )
+            raise unknown_column(p, names, *pos)
         out.extend(h for h in hits if h not in out)
     return out
 
@@ -257,9 +255,7 @@ def _project_rename(ctx: Context, rel: Rel, op: A.Operator) -> Rel:
     mapping: dict[str, str] = {}
     for new, old in op.pairs:
         if old not in types:
-            raise KqlError(
-                "UnknownColumn", f"Failed to resolve column named '{old}'{did_you_mean(old, types)}", *op.pos
-            )
+            raise unknown_column(old, types, *op.pos)
         mapping[old] = new
     cols = [(mapping.get(n, n), t) for n, t in rel.columns]
     renames = {new: old for old, new in mapping.items()}

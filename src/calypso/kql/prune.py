@@ -10,20 +10,23 @@ than it needs, never fewer. Lets and functions are followed by name: every bindi
 the union of what all references to that name need, whatever scope the planner resolves it in.
 Search and find, which may read any let by name, keep every let whole.
 A reference not recorded here (synthesised by the planner, a wildcard union) scans every column.
-The caller compiles again unpruned when a pruned compile fails with `UnknownColumn`, so its
-did-you-mean hint lists the same columns. Pruning never turns a success into an error; a union
-whose sides disagree on a column's type fails only if that column is kept.
+A pruned compile failing with `UnknownColumn` gives the unpruned compile's error: as it is when no
+dropped column could change its did-you-mean hint (`hint_unchanged`), else the caller compiles again
+unpruned. Pruning never turns a success into an error; a union whose sides disagree on a column's
+type fails only if that column is kept (so the caller compiles again after a pruned union fails).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import difflib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from . import ast as A
 from .binder import HIDDEN_COLUMNS
+from .errors import HINT_CUTOFF
 from .naming import expr_name
 
 _DIGITS = "0123456789"
@@ -368,3 +371,27 @@ def _strings(node: Any) -> list[str]:
 def scan_needs(script: A.Script, catalog: Mapping[str, Sequence[tuple[str, str]]]) -> Scans:
     """For each catalog-table reference of `script`, the columns it must scan (None: every column)."""
     return _Analysis(catalog).run(script)
+
+
+def hint_unchanged(name: str, scans: Scans, catalog: Mapping[str, Sequence[tuple[str, str]]]) -> bool:
+    """Whether an `UnknownColumn` hint for `name` is the same in the pruned and the unpruned compile.
+
+    Unpruned, a scope holds the same columns plus some that scans dropped, each as it is or numbered
+    by a join (`X1`, `X2`, ...). For a `name` without digits, a digit appended to a candidate matches
+    nothing in it, so `X<digits>` is never closer to `name` than `X` is (difflib's similarity ratio
+    only falls), nor equal to it but for case unless `X` is. So when no dropped column is equal to
+    `name` but for case or reaches the hint's cutoff, the hint can only come from the pruned columns.
+    """
+    if any(c in _DIGITS for c in name):
+        return False
+    dropped = {
+        column
+        for ref, need in scans.items()
+        if need is not None
+        for column, _ in catalog.get(ref.name, ())
+        if not need.keeps(column)
+    }
+    lowered = name.lower()
+    if any(column.lower() == lowered for column in dropped):
+        return False
+    return not difflib.get_close_matches(name, dropped, n=1, cutoff=HINT_CUTOFF)

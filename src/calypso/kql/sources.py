@@ -146,6 +146,7 @@ def _union_rels(
 ) -> Rel:
     if not rels:
         raise KqlError("UnknownTable", "union has no tables to read", *pos)
+    ctx.planned_union = True
     cols: list[tuple[str, str]] = []
     seen: dict[str, str] = {}
     for r in rels:

@@ -23,7 +23,7 @@ from sqlglot import exp
 from .. import ast as A
 from ..binder import Context, Rel, alias, col
 from ..dialects.base import cast, lit
-from ..errors import KqlError, did_you_mean
+from ..errors import KqlError, did_you_mean, unknown_column
 from ..parse_ops import OPERATORS as PARSE_OPERATORS
 from ..parse_ops import Parser
 from ..planner import OPERATORS, all_of, wrap
@@ -146,11 +146,7 @@ def _column_arg(rel: Rel, e: A.Expr, plugin: str) -> str:
     if not isinstance(e, A.Name):
         raise KqlError("SyntaxError", f"{plugin}(): the first argument must be a column name", *e.pos)
     if e.name not in rel.types():
-        raise KqlError(
-            "UnknownColumn",
-            f"Failed to resolve column named '{e.name}'{did_you_mean(e.name, rel.types())}",
-            *e.pos,
-        )
+        raise unknown_column(e.name, rel.types(), *e.pos)
     return e.name
 
 

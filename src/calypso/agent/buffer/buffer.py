@@ -41,7 +41,7 @@ from calypso.agent.buffer.format import (
     ENTRY_HEADER_SIZE,
     MAX_PAYLOAD,
     SEGMENT_HEADER_SIZE,
-    pack_entry,
+    entry_header,
 )
 from calypso.agent.buffer.records import (
     FSYNC_MODES,
@@ -303,7 +303,8 @@ class DiskBuffer:
                 self._flush_parts(parts, pending)
                 parts, pending = [], 0
                 self._roll()
-            parts.append(pack_entry(seq, bytes(p)))
+            payload = bytes(p)
+            parts += (entry_header(seq, payload), payload)
             pending += size
             seq += 1
         self._flush_parts(parts, pending)
@@ -322,7 +323,7 @@ class DiskBuffer:
         active = self._segments[-1]
         assert active.fd is not None
         try:
-            segfile.write_all(active.fd, b"".join(parts) if len(parts) > 1 else parts[0])
+            segfile.write_pieces(active.fd, parts)
         except OSError as exc:
             with contextlib.suppress(OSError):
                 os.ftruncate(active.fd, active.size)
@@ -330,7 +331,7 @@ class DiskBuffer:
                 raise BufferFull(f"disk full while writing {active.path.name}") from exc
             raise
         active.size += nbytes
-        active.last += len(parts)
+        active.last += len(parts) // 2  # a header and a payload per entry
         self._total += nbytes
         self._next_seq = active.last + 1
 

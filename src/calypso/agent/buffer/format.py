@@ -84,11 +84,16 @@ def parse_segment_header(data: bytes) -> int:
     return int(first)
 
 
-def pack_entry(seq: int, payload: bytes) -> bytes:
-    """One entry, header and payload, ready to append."""
+def entry_header(seq: int, payload: bytes) -> bytes:
+    """The header that goes in front of `payload` (written next to it, not copied into one piece)."""
     prefix = ENTRY_PREFIX.pack(len(payload), seq)
     crc = zlib.crc32(payload, zlib.crc32(prefix))
-    return prefix + crc.to_bytes(4, "little") + payload
+    return prefix + crc.to_bytes(4, "little")
+
+
+def pack_entry(seq: int, payload: bytes) -> bytes:
+    """One entry, header and payload, in one piece."""
+    return entry_header(seq, payload) + payload
 
 
 def entry_size(payload_len: int) -> int:

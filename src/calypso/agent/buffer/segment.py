@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -90,6 +90,22 @@ def write_all(fd: int, data: bytes | memoryview) -> None:
     while view:
         n = os.write(fd, view)
         view = view[n:]
+
+
+IOV_MAX = 1024  # pieces one writev() may take (Linux)
+
+
+def write_pieces(fd: int, pieces: Sequence[bytes]) -> None:
+    """Write the pieces in order as one run of bytes, without joining them into a copy first."""
+    views = [memoryview(p) for p in pieces if p]
+    i = 0
+    while i < len(views):
+        n = os.writev(fd, views[i : i + IOV_MAX])
+        while i < len(views) and n >= len(views[i]):  # whole pieces written
+            n -= len(views[i])
+            i += 1
+        if n:  # a piece written in part: the rest of it next
+            views[i] = views[i][n:]
 
 
 def seal(seg: Segment, *, durable: bool, hand_off: Callable[[int], None] | None = None) -> None:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 
 from calypso.agent.buffer.format import (
@@ -15,6 +18,7 @@ from calypso.agent.buffer.format import (
     segment_name,
     walk_headers,
 )
+from calypso.agent.buffer.segment import IOV_MAX, write_pieces
 
 
 def _entries(n: int, first: int = 1) -> bytes:
@@ -91,3 +95,16 @@ def test_walk_headers_finds_offsets_without_reading_payloads() -> None:
     consumed, seq, ok = walk_headers(buf, 10, 13)
     assert ok and seq == 13
     assert parse_entries(buf[consumed:], 13, max_entries=1, max_bytes=1 << 20).entries[0][0] == 13
+
+
+def test_pieces_land_as_one_run_of_bytes(tmp_path: Path) -> None:
+    """Appends write headers and payloads side by side (no joined copy): more pieces than one writev
+    takes, and empty ones, still land whole and in order."""
+    pieces = [f"piece-{i};".encode() * (i % 7) for i in range(3 * IOV_MAX + 5)]
+    path = tmp_path / "seg"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT)
+    try:
+        write_pieces(fd, pieces)
+    finally:
+        os.close(fd)
+    assert path.read_bytes() == b"".join(pieces)

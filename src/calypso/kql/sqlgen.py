@@ -1,10 +1,12 @@
 """SQL text of a compiled tree: sqlglot's generator for the dialect, with a fast path for the
-quoted identifiers and plain columns that make up most of a compiled query's nodes.
+quoted identifiers, plain columns, literals, function calls and aliases that make up most of a
+compiled query's nodes.
 
 Invariant: the text is exactly what sqlglot's generator for the dialect prints. The fast path only
-covers nodes whose text depends on nothing but their name (a quoted identifier without comments,
-outside pretty printing, and a column made only of such identifiers); any other node, and any part
-of a column that is not such an identifier, goes through sqlglot's own methods. The one node of our
+covers nodes whose text depends on nothing but their name or value (a quoted identifier without
+comments, outside pretty printing, a column made only of such identifiers, a literal, an unqualified
+call's name, an alias to such an identifier) and the text of their children; any other node, and any
+part of a column that is not such an identifier, goes through sqlglot's own methods. The one node of our
 own, `Spliced` (a template printed once, see `functions.template`), prints its stored text.
 """
 
@@ -114,6 +116,8 @@ def _generator(sqlglot_dialect: str) -> tuple[Dialect, type[Generator]]:
     base: Any = dialect.generator_class
     quoted: dict[str, str] = {}
     types: dict[tuple[Any, ...], str] = {}  # simple cast target types, printed once
+    strings: dict[str, str] = {}  # string literals, quoted and escaped
+    calls: dict[str, str] = {}  # function names as the dialect prints them (upper-cased or not)
     printing = base(dialect=dialect)._dispatch  # how the dialect prints each node type
 
     class Fast(base):
@@ -123,6 +127,22 @@ def _generator(sqlglot_dialect: str) -> tuple[Dialect, type[Generator]]:
             ColumnList: lambda self, e: self.column_list_sql(e),
             **{t: _parenthesized(printing[t]) for t in _ARITHMETIC},
         }
+
+        def sql(self, expression: Any, key: str | None = None, comment: bool = True) -> str:
+            # sqlglot's dispatch, without its per-node comment call (a node here rarely has comments)
+            if key is not None and isinstance(expression, exp.Expression):
+                expression, comment = expression.args.get(key), True
+                if not expression:
+                    return ""
+            if isinstance(expression, exp.Expression):
+                handler = dispatch.get(expression.__class__)
+                if handler is not None:
+                    text: str = handler(self, expression)
+                    if comment and expression.comments and self.comments:
+                        text = self.maybe_comment(text, expression)
+                    return text
+            text = super().sql(expression, None, comment)
+            return text
 
         def datatype_sql(self, expression: exp.DataType) -> str:
             args, parent = expression.args, expression.parent
@@ -151,6 +171,40 @@ def _generator(sqlglot_dialect: str) -> tuple[Dialect, type[Generator]]:
                 for n, a in zip(names, aliases, strict=True)
             )
 
+        def literal_sql(self, expression: exp.Literal) -> str:
+            args = expression.args
+            text = args.get("this")
+            if self.pretty or type(text) is not str or not args.get("is_string"):
+                return str(super().literal_sql(expression))
+            printed = strings.get(text)
+            if printed is None:
+                if len(strings) >= _MAX_NAMES:
+                    strings.clear()
+                printed = strings[text] = str(super().literal_sql(expression))
+            return printed
+
+        def anonymous_sql(self, expression: exp.Anonymous) -> str:
+            args = expression.args
+            name = args.get("this")
+            if self.pretty or type(name) is not str or not name or type(expression.parent) is exp.Dot:
+                return str(super().anonymous_sql(expression))
+            text = calls.get(name)
+            if text is None:
+                if len(calls) >= _MAX_NAMES:
+                    calls.clear()
+                text = calls[name] = self.normalize_func(name)
+            sql = self.sql
+            inner = ", ".join(
+                [sql(a) for a in args.get("expressions") or () if a is not None and type(a) is not bool]
+            )
+            return f"{text}({inner})"
+
+        def alias_sql(self, expression: exp.Alias) -> str:
+            name = expression.args.get("alias")
+            if self.pretty or name is None or not _plain_quoted(name) or type(name.this) is not str:
+                return str(super().alias_sql(expression))
+            return f"{self.sql(expression.args.get('this'))} AS {self.quoted_name(name.this)}"
+
         def identifier_sql(self, expression: exp.Identifier) -> str:
             if self.pretty or not _plain_quoted(expression) or type(expression.this) is not str:
                 return str(super().identifier_sql(expression))
@@ -175,6 +229,7 @@ def _generator(sqlglot_dialect: str) -> tuple[Dialect, type[Generator]]:
             return f"{prefix or self.sql(table)}.{text}"
 
     Fast.__name__ = f"Fast{base.__name__}"
+    dispatch = Fast(dialect=dialect)._dispatch
     return dialect, Fast
 
 

@@ -16,6 +16,22 @@ def _trees() -> list[exp.Expression]:
         exp.select(exp.Column(this=exp.Star(), table=exp.Identifier(this="t", quoted=True))),
         exp.select(exp.Column(this=commented), exp.column("x", "s", "db")),
         exp.select(exp.column("select", quoted=False), exp.column("plain")),
+        exp.select(
+            exp.alias_(
+                exp.Anonymous(
+                    this="lower",
+                    expressions=[
+                        exp.Literal.string("it's a\\b\nc"),
+                        exp.Literal.number(1.5),
+                        exp.Anonymous(this="myFunc", expressions=[exp.Literal.string(""), exp.Null()]),
+                    ],
+                ),
+                "x",
+                quoted=True,
+            ),
+            exp.alias_(exp.Literal.string("it's"), "y", quoted=False),
+            exp.Dot(this=exp.column("a"), expression=exp.Anonymous(this="qualified", expressions=[])),
+        ),
     ]
 
 

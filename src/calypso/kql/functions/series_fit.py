@@ -96,7 +96,8 @@ _VAR = f"(CASE WHEN {_N} < 2 THEN 0.0 ELSE ({_SYY} - {_SY} * {_SY} / {_N}) / ({_
 
 
 def _line(o: ArrayOps, y: str) -> str:
-    return o.map2("_p", "_q", f"{_ICEPT} + {_SLOPE} * _q", y)
+    # intercept and slope bound once, not spelled out (and computed) for every element
+    return _let(o, "_ln", f"[{_ICEPT}, {_SLOPE}]", o.map2("_p", "_q", "_ln[1] + _ln[2] * _q", y))
 
 
 def _sample_var(o: ArrayOps, xs: str) -> str:
@@ -233,13 +234,14 @@ def _baseline(o: ArrayOps, y: str, period: int, trend: str) -> str:
 
 
 def _scores(o: ArrayOps, resid: str, lo: float, hi: float) -> str:
-    q = f"[{o.quantile(resid, lo)}, {o.quantile(resid, hi)}]"
+    """Tukey scores of the residuals (bound once: the fences and the map read them, 3 times)."""
+    q = f"[{o.quantile('_rs', lo)}, {o.quantile('_rs', hi)}]"
     body = (
         "CASE WHEN _t[2] - _t[1] <= 0 THEN 0.0 "
         "WHEN _p > _t[2] THEN (_p - _t[2]) / (_t[2] - _t[1]) "
         "WHEN _p < _t[1] THEN (_p - _t[1]) / (_t[2] - _t[1]) ELSE 0.0 END"
     )
-    return _let(o, "_t", q, o.map("_p", body, resid))
+    return _let(o, "_rs", resid, _let(o, "_t", q, o.map("_p", body, "_rs")))
 
 
 ANOMALY_PARTS = (("ad_flag", "dynamic"), ("ad_score", "dynamic"), ("baseline", "dynamic"))

@@ -30,7 +30,7 @@ from .errors import KqlError, unknown_column
 from .functions.percentiles import percentiles_columns
 from .scalars import translate
 from .sqlgen import ColumnList, column_items
-from .window_layers import split_nested_windows
+from .window_layers import has_window, split_nested_windows
 
 
 def wrap(rel: Rel, ctx: Context) -> tuple[exp.Select, Scope]:
@@ -127,7 +127,7 @@ def _where(ctx: Context, rel: Rel, op: A.Operator) -> Rel:
         cond = translate(op.predicate, inner)
         if cond.type == "dynamic":
             cond = Typed(ctx.dialect.try_cast(cond.sql, "dynamic", "bool"), "bool")
-        if not cond.sql.find(exp.Window):
+        if not has_window(cond.sql):
             return Rel(rel.sql.where(cond.sql, copy=False), rel.columns, rel.serialized)
     q, scope = wrap(rel, ctx)
     pred = translate(op.predicate, scope)

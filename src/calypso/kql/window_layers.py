@@ -22,6 +22,21 @@ from .binder import Context, alias, col
 from .sqlgen import generate
 
 
+def has_window(e: exp.Expression) -> bool:
+    """Whether `e` holds a window call (a plain walk: sqlglot's `find` costs several times more)."""
+    stack = [e]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, exp.Window):
+            return True
+        for v in node.args.values():
+            if isinstance(v, exp.Expression):
+                stack.append(v)
+            elif type(v) is list:
+                stack.extend(x for x in v if isinstance(x, exp.Expression))
+    return False
+
+
 def _inner_windows(e: exp.Expression, everywhere: bool = False) -> list[exp.Window]:
     """Window calls with no window call inside them that are nested in another (or, `everywhere`, any)."""
     out: list[exp.Window] = []
@@ -55,6 +70,9 @@ def split_nested_windows(
 ) -> exp.Select:
     """`q` (a SELECT over one subquery aliased `table` with `columns`) without nested window calls."""
     if table is None:
+        return q
+    where = q.args.get("where")
+    if not any(has_window(e) for e in q.expressions) and (where is None or not has_window(where)):
         return q
     if not _pending(q):
         return q

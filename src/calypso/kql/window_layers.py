@@ -21,6 +21,8 @@ from sqlglot import exp
 from .binder import Context, alias, col
 from .sqlgen import generate
 
+_LEAVES = (exp.Column, exp.Identifier, exp.Literal, exp.DataType, exp.Null, exp.Boolean)
+
 
 def has_window(e: exp.Expression) -> bool:
     """Whether `e` holds a window call (a plain walk: sqlglot's `find` costs several times more)."""
@@ -29,6 +31,8 @@ def has_window(e: exp.Expression) -> bool:
         node = stack.pop()
         if isinstance(node, exp.Window):
             return True
+        if type(node) in _LEAVES:  # nodes that never hold a call
+            continue
         for v in node.args.values():
             if isinstance(v, exp.Expression):
                 stack.append(v)

@@ -124,6 +124,15 @@ def test_mv_expand_zips_several_columns_with_index(run: Run) -> None:
     ]
 
 
+def test_mv_expand_writes_its_input_once(run: Run) -> None:
+    """The input is read for max(n) and for the rows: one common table, not two copies of its SQL."""
+    kql = "T | where msg has 'shutdown' | mv-expand tags | project k, tags"
+    for dialect in ("duckdb", "clickhouse"):
+        assert compile_query(kql, CATALOG, dialect=dialect, now=NOW).sql.count('FROM "T"') == 1
+    _, rows = run(kql)
+    assert sorted(rows) == [("b", '"w"'), ("b", '"x"'), ("b", '"z"')]
+
+
 def test_mv_expand_limit_per_row(run: Run) -> None:
     _, rows = run(ARRAYS + " | mv-expand a limit 1 | project v, a")
     assert rows == [(1, '"x"'), (4, '"s"')]

@@ -115,12 +115,16 @@ def _expand(ctx: Context, rel: Rel, items: tuple[Item, ...], limit: A.Expr | Non
     # stage 1: each row with its arrays and element count; stage 2: crossed with 0..count-1
     names = [n for n, _, _ in arrays]
     t1, ti = ctx.fresh(), ctx.fresh()
-    stage1 = q.select(
-        *select_all(rel, scope.table),
-        *[alias(a, f"__a{i}") for i, (_, a, _) in enumerate(arrays)],
-        alias(count, "__n"),
-        copy=False,
+    stage1_rel = Rel(
+        q.select(
+            *select_all(rel, scope.table),
+            *[alias(a, f"__a{i}") for i, (_, a, _) in enumerate(arrays)],
+            alias(count, "__n"),
+            copy=False,
+        ),
+        [*rel.columns, *[(f"__a{i}", "dynamic") for i in range(len(arrays))], ("__n", "long")],
     )
+    stage1 = ctx.share(stage1_rel).sql  # read twice (max(n) and the rows): one common table, not a copy
     # a cross join with the global 0..max(n)-1 series, kept where i < n (no lateral joins needed)
     t0 = ctx.fresh()
     maxn = exp.Subquery(

@@ -124,6 +124,18 @@ def test_mv_expand_zips_several_columns_with_index(run: Run) -> None:
     ]
 
 
+def test_make_series_writes_its_input_once(run: Run) -> None:
+    """The binned rows are read for the groups and for the aggregates: one common table."""
+    kql = (
+        "T | where v > 1 | make-series n = count() on ts from datetime(2024-01-01) "
+        "to datetime(2024-01-01 03:00) step 1h by k | project k, n"
+    )
+    for dialect in ("duckdb", "clickhouse"):
+        assert compile_query(kql, CATALOG, dialect=dialect, now=NOW).sql.count('FROM "T"') == 1
+    _, rows = run(kql + " | order by k asc")
+    assert [(k, json.loads(n)) for k, n in rows] == [("a", [1, 0, 1]), ("b", [0, 1, 0])]
+
+
 def test_mv_expand_writes_its_input_once(run: Run) -> None:
     """The input is read for max(n) and for the rows: one common table, not two copies of its SQL."""
     kql = "T | where msg has 'shutdown' | mv-expand tags | project k, tags"

@@ -94,6 +94,13 @@ def _make_series(ctx: Context, rel: Rel, op: A.Operator) -> Rel:
         ),
         copy=False,
     )
+    # read twice (the groups and the aggregates): one common table, not a copy
+    binned_cols = [
+        *rel.columns,
+        *[(k, v.type) for k, (_, v) in zip(key_cols, keys, strict=True)],
+        ("__b", "long"),
+    ]
+    shared = ctx.share(Rel(binned, binned_cols)).sql
     # stage 2: aggregates per (keys, bin)
     t2 = ctx.fresh()
     agg_scope = Scope(ctx, rel.types(), t2, row_context=False)
@@ -110,13 +117,13 @@ def _make_series(ctx: Context, rel: Rel, op: A.Operator) -> Rel:
         *[col(k, t2) for k in key_cols],
         col("__b", t2),
         *[alias(v.sql, f"__a{i}") for i, (_, v, _) in enumerate(aggs)],
-    ).from_(binned.subquery(t2, copy=False), copy=False)
+    ).from_(shared.subquery(t2, copy=False), copy=False)
     per_bin = per_bin.group_by(*[col(k, t2) for k in key_cols], col("__b", t2), copy=False)
     # stage 3: every group crossed with every bin, absent bins filled with the default
     tg, ti, ta = ctx.fresh(), ctx.fresh(), ctx.fresh()
     t3 = ctx.fresh()
     group_cols: list[exp.Expression] = [col(k, t3) for k in key_cols] or [alias(lit(1), "__g")]
-    groups = exp.select(*group_cols).from_(binned.copy().subquery(t3, copy=False), copy=False)
+    groups = exp.select(*group_cols).from_(shared.copy().subquery(t3, copy=False), copy=False)
     groups = groups.distinct(copy=False) if key_cols else groups.limit(1, copy=False)
     on: exp.Expression = exp.EQ(this=col("__i", ti), expression=col("__b", ta))
     for k in key_cols:

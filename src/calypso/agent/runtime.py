@@ -427,21 +427,24 @@ class Agent:
         )
 
 
-M_ARENA_MAX, M_MMAP_THRESHOLD = -8, -3  # glibc's mallopt parameters
+M_TRIM_THRESHOLD, M_MMAP_THRESHOLD, M_ARENA_MAX = -1, -3, -8  # glibc's mallopt parameters
 
 
-def tune_malloc(arenas: int = 2, mmap_threshold: int = 256 * 1024) -> None:
-    """At most `arenas` glibc heaps, and blocks from `mmap_threshold` bytes up in their own mappings,
-    however the agent was started (the systemd unit also sets MALLOC_ARENA_MAX). Each worker thread
-    that compresses or reads would otherwise keep a heap of its own; and glibc raises its mmap
-    threshold after the first multi-MiB request body is freed, after which those bodies come from
-    the heaps, whose holes never shrink (peak RSS 152 -> 95 MB shipping to a workspace). Call
-    before threads start."""
+def tune_malloc(mmap_threshold: int = 16 << 20, trim_threshold: int = 8 << 20) -> None:
+    """One glibc heap for all threads, which keeps up to `trim_threshold` free bytes at its top and
+    serves blocks below `mmap_threshold` (read buffers, request bodies) from itself, however the agent
+    was started (the systemd unit also sets MALLOC_ARENA_MAX). Why: on virtual machines a page fault
+    costs microseconds, and blocks that come and go in mappings of their own (or a heap top trimmed at
+    every free) fault on every page each time; that took a quarter of the agent's time
+    (benchmarks/agent_throughput.py: 1.19M -> 1.6-1.8M lines/s). One heap, because the idle
+    `malloc_trim` returns only the main heap's top: a thread's heap would keep its top resident.
+    Call before threads start."""
     if sys.platform.startswith("linux"):
         with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to tune
             libc = ctypes.CDLL("libc.so.6")
-            libc.mallopt(M_ARENA_MAX, arenas)
+            libc.mallopt(M_ARENA_MAX, 1)
             libc.mallopt(M_MMAP_THRESHOLD, mmap_threshold)
+            libc.mallopt(M_TRIM_THRESHOLD, trim_threshold)
 
 
 def release_memory() -> None:

@@ -137,7 +137,6 @@ def _ident_char(c: str) -> bool:
 
 # runs scanned by the regex engine instead of one character at a time (the same characters:
 # `\s` is `str.isspace`; non-ASCII identifier characters still go through `_ident_char`)
-_SKIP = re.compile(r"(?:\s|//[^\n]*)*")
 _ASCII_WORD = re.compile(r"[A-Za-z0-9_]*")
 _PUNCT_BY_FIRST: dict[str, tuple[str, ...]] = {}  # in PUNCT's order (longest first)
 for _p in PUNCT:
@@ -155,6 +154,17 @@ _HYPHENATED_AFTER: dict[str, tuple[str, ...]] = {}  # `project` -> (`project-awa
 for _h in sorted(HYPHENATED):
     _HYPHENATED_AFTER.setdefault(_leading_word(_h), ())
     _HYPHENATED_AFTER[_leading_word(_h)] += (_h,)
+
+# skipped text (whitespace, `//` comments) then, in one match, the commonest tokens: a plain ASCII word, an integer with nothing
+# glued to it, or a punctuation mark (PUNCT's order, longest first); `_Lexer.run` sends the few that
+# may start a longer token, and everything else, through `_Lexer.step`
+_COMMON = re.compile(
+    r"(?:\s|//[^\n]*)*+(?:"
+    r"(?P<w>[A-Za-z_][A-Za-z0-9_]*+)(?![^\x00-\x7f])"
+    r"|(?P<n>[0-9]++)(?![A-Za-z0-9_.]|[^\x00-\x7f])"
+    r"|(?P<p>" + "|".join(re.escape(p) for p in PUNCT) + "))?"
+)
+_QUOTES = ('"', "'")
 _PLAIN = {
     (q, verbatim): re.compile("[^" + re.escape(q) + ("" if verbatim else r"\\") + r"\n]*")
     for q in "\"'"
@@ -194,12 +204,46 @@ class _Lexer:
     def run(self) -> list[Token]:
         text = self.text
         n = len(text)
+        common, append = _COMMON.match, self.tokens.append
         while True:
-            self.pos = _SKIP.match(text, self.pos).end()  # type: ignore[union-attr]  # always matches
-            if self.pos >= n:
-                self.emit(EOF, self.pos, None)
-                return self.tokens
-            self.step()
+            m = common(text, self.pos)
+            kind = m.lastgroup  # type: ignore[union-attr]  # always matches
+            if kind is None:  # only skipped text: then the end, or a token of another kind
+                self.pos = m.end()  # type: ignore[union-attr]
+                if self.pos >= n:
+                    self.emit(EOF, self.pos, None)
+                    return self.tokens
+                self.step()
+                continue
+            start, end = m.span(kind)  # type: ignore[union-attr]
+            word = text[start:end]
+            value: object
+            after = text[end : end + 1]
+            if kind == "w":
+                if (
+                    ((after == "-" or after == ".") and word in _HYPHENATED_AFTER)  # `project-away`
+                    or (after == "~" and word == "in")  # `in~`
+                    or (after in _QUOTES and (word == "h" or word == "H"))  # h"..."
+                ):
+                    self.pos = start
+                    self.step()
+                    continue
+                token_kind, value = IDENT, word
+            elif kind == "n":
+                token_kind, value = NUMBER, int(word)
+            elif (word == "!" and after.isalpha()) or (word == "." and after.isdigit()):  # `!has`, `.5`
+                self.pos = start
+                self.step()
+                continue
+            else:
+                token_kind, value = OP, word
+            # `emit`, inlined (the common tokens are most of a query's, and hold no line break)
+            newlines = text.count("\n", self.mark, start)
+            if newlines:
+                self.line += newlines
+                self.line_start = text.rfind("\n", self.mark, start) + 1
+            self.mark = self.pos = end
+            append(Token(token_kind, word, value, self.line, start - self.line_start + 1, start))
 
     def step(self) -> None:
         text = self.text

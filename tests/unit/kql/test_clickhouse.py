@@ -73,3 +73,13 @@ def test_nested_arithmetic_keeps_its_grouping(run: Any) -> None:
     assert run("datatable(a:long, b:long, c:long)[10, 3, 2] | project r = a - (b + c), s = (a - b) * c") == [
         [5, 14]
     ]
+
+
+def test_array_slices_and_json_strings_of_expressions_read_their_input_once(run: Any) -> None:
+    kql = (
+        "T | project s, a = strcat_array(array_slice(split(s, ' '), 1, 5), '+'),"
+        " b = array_slice(array_slice(pack_array(1, 2, 3, 4), 1, 3), -1, -1), c = tostring(pack_array(s)[0])"
+    )
+    sql = compile_query(kql, {"T": [("s", "string")]}, dialect="clickhouse").sql
+    assert sql.count("splitByString") == 1  # the sliced array is bound, not spelled out per bound
+    assert sorted(run(kql)) == [["a3 a7", "a7", "[4]", "a3 a7"], ["b", "", "[4]", "b"]]

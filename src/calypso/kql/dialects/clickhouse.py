@@ -209,6 +209,8 @@ class ClickHouse(Dialect):
         return _not_empty(fn("JSONExtractRaw", fn("ifNull", e, lit("null")), *args))
 
     def json_to_string(self, e: exp.Expression) -> exp.Expression:
+        if not isinstance(e, exp.Column | exp.Literal):  # read 3 times: bound once, as `_js`
+            return _bound("_js", e, self.json_to_string(exp.column("_js")))
         is_str = exp.EQ(
             this=fn("toString", fn("JSONType", fn("ifNull", e, lit("null")))), expression=lit("String")
         )
@@ -313,7 +315,9 @@ class ClickHouse(Dialect):
     def json_array_slice(
         self, arr: exp.Expression, start: exp.Expression, end: exp.Expression
     ) -> exp.Expression:
-        items = self._elements(arr)
+        # the elements bound once (`arrayMap(_sl -> ..., [items])[1]`): the bounds read their count
+        # four times, and a sliced array is often itself a long expression (a split, another slice)
+        items = exp.column("_sl")
         n = fn("toInt64", fn("length", items.copy()))
 
         def absolute(i: exp.Expression) -> exp.Expression:
@@ -326,7 +330,8 @@ class ClickHouse(Dialect):
         count = fn(
             "greatest", exp.Add(this=exp.Sub(this=hi, expression=lo.copy()), expression=lit(1)), lit(0)
         )
-        return self._wrap(fn("arraySlice", items, exp.Add(this=lo, expression=lit(1)), count))
+        sliced = fn("arraySlice", items, exp.Add(this=lo, expression=lit(1)), count)
+        return self._wrap(_bound("_sl", self._elements(arr), sliced))
 
     def session_start(
         self, value_us: exp.Expression, restart: exp.Expression, max_first_us: int, max_gap_us: int
@@ -353,6 +358,12 @@ class ClickHouse(Dialect):
 
     def hash64(self, s: exp.Expression) -> exp.Expression:
         return fn("toInt64", fn("xxHash64", s))
+
+
+def _bound(var: str, value: exp.Expression, body: exp.Expression) -> exp.Expression:
+    """`body` with the lambda variable `var` bound to `value`, evaluated once: `arrayMap(var -> body, [value])[1]`."""
+    lam = exp.Lambda(this=body, expressions=[exp.to_identifier(var)])
+    return fn("arrayElement", fn("arrayMap", lam, exp.Array(expressions=[value])), lit(1))
 
 
 def _any_of(*conds: exp.Expression) -> exp.Expression:

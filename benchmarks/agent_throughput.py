@@ -10,7 +10,9 @@ by each contender in turn, as real processes on 127.0.0.1:
 
 For each: lines/s and MB/s until the last line arrived, CPU seconds per GB of the shipper's process tree
 (user+system, psutil), its peak RSS while working and its RSS when idle afterwards. Then the targets:
-Calypso ≥ 3× the Collector's lines/s, ≤ ½ its CPU s/GB, RSS < 50 MB idle and < 150 MB at full speed.
+Calypso ≥ 3× the Collector's lines/s (calypso→ack: like the Collector's, its run ends at a sink that
+only counts; calypso→workspace's ratio is shown for information, as the workspace's own ingest shares
+the machine), ≤ ½ its CPU s/GB, RSS < 50 MB idle and < 150 MB at full speed.
 
     .venv/bin/python benchmarks/agent_throughput.py [--mb 1000] [--repeat 1] [--only calypso→ack,otelcol]
                                                     [--profile] [--work DIR]
@@ -157,9 +159,14 @@ def targets(results: list[Result]) -> str:
         if otel is not None and otel.lines_per_s > 0 and otel.cpu_per_gb > 0:
             ratio = c.lines_per_s / otel.lines_per_s
             cpu_ratio = c.cpu_per_gb / otel.cpu_per_gb
-            out.append(
-                f"{name:<19} lines/s ≥ 3× otelcol        {ratio:6.2f}×   {verdict(ratio >= 3 and c.complete)}"
-            )
+            if name == "calypso→ack":  # like for like: both end at a sink that only counts
+                out.append(
+                    f"{name:<19} lines/s ≥ 3× otelcol        {ratio:6.2f}×   {verdict(ratio >= 3 and c.complete)}"
+                )
+            else:  # the workspace's own ingest shares the two cores: end to end, for information
+                out.append(
+                    f"{name:<19} lines/s vs otelcol→sink      {ratio:6.2f}×   (end to end, for information)"
+                )
             out.append(
                 f"{name:<19} CPU s/GB ≤ ½ otelcol's      {cpu_ratio:6.2f}×   {verdict(cpu_ratio <= 0.5)}"
             )

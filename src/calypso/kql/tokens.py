@@ -155,16 +155,22 @@ for _h in sorted(HYPHENATED):
     _HYPHENATED_AFTER.setdefault(_leading_word(_h), ())
     _HYPHENATED_AFTER[_leading_word(_h)] += (_h,)
 
-# skipped text (whitespace, `//` comments) then, in one match, the commonest tokens: a plain ASCII word, an integer with nothing
-# glued to it, or a punctuation mark (PUNCT's order, longest first); `_Lexer.run` sends the few that
-# may start a longer token, and everything else, through `_Lexer.step`
+# skipped text (whitespace, `//` comments) then, in one match, the commonest tokens: a plain ASCII
+# word, an integer with nothing glued to it, or a punctuation mark (the two-character ones first);
+# `_Lexer.run` sends the few that may start a longer token, and everything else, to `_Lexer.step`
+_TWO = [p for p in PUNCT if len(p) == 2]  # PUNCT has none longer
 _COMMON = re.compile(
-    r"(?:\s|//[^\n]*)*+(?:"
+    r"(?:\s+|//[^\n]*)*+(?:"
     r"(?P<w>[A-Za-z_][A-Za-z0-9_]*+)(?![^\x00-\x7f])"
     r"|(?P<n>[0-9]++)(?![A-Za-z0-9_.]|[^\x00-\x7f])"
-    r"|(?P<p>" + "|".join(re.escape(p) for p in PUNCT) + "))?"
+    r"|(?P<p>"
+    + "|".join(re.escape(p) for p in _TWO)
+    + "|["
+    + "".join(re.escape(p) for p in PUNCT if len(p) == 1)
+    + "]))?"
 )
 _QUOTES = ('"', "'")
+_token = tuple.__new__  # `Token(...)` without the generated __new__'s extra call
 _PLAIN = {
     (q, verbatim): re.compile("[^" + re.escape(q) + ("" if verbatim else r"\\") + r"\n]*")
     for q in "\"'"
@@ -243,7 +249,7 @@ class _Lexer:
                 self.line += newlines
                 self.line_start = text.rfind("\n", self.mark, start) + 1
             self.mark = self.pos = end
-            append(Token(token_kind, word, value, self.line, start - self.line_start + 1, start))
+            append(_token(Token, (token_kind, word, value, self.line, start - self.line_start + 1, start)))
 
     def step(self) -> None:
         text = self.text

@@ -18,7 +18,13 @@ from typing import NoReturn
 from calypso import __version__, logfmt
 from calypso.wire.errors import CalypsoError
 
-GROUPS = ("calypso.workspace.cli", "calypso.agent.cli", "calypso.gateway.cli")
+# The programs, by command word. A command of one program imports only that program's modules: the
+# agent must not carry the workspace server's and the gateway's in its resident memory.
+GROUPS = {
+    "workspace": "calypso.workspace.cli",
+    "agent": "calypso.agent.cli",
+    "gateway": "calypso.gateway.cli",
+}
 
 
 class Parser(argparse.ArgumentParser):
@@ -28,7 +34,7 @@ class Parser(argparse.ArgumentParser):
         self.exit(2, f"{self.prog}: error: {message} (see `{self.prog} --help`)\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
     parser = Parser(
         prog="calypso",
         description="Calypso: self-hosted log analytics that speaks Azure Log "
@@ -37,7 +43,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"calypso {__version__}")
     parser.add_argument("-v", "--verbose", action="store_true", help="debug logging and stack traces")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND", parser_class=Parser)
-    for module in GROUPS:
+    word = next((a for a in (sys.argv[1:] if argv is None else argv) if not a.startswith("-")), None)
+    for module in [GROUPS[word]] if word in GROUPS else GROUPS.values():
         try:
             import_module(module).register(sub)
         except ImportError as e:  # a program not installed in this build
@@ -103,7 +110,7 @@ def cmd_kql_sql(args: argparse.Namespace) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    args = build_parser(argv).parse_args(argv)
     logfmt.setup(args.verbose)
     try:
         code: int = args.func(args)

@@ -88,6 +88,10 @@ def _plain_quoted(node: object) -> bool:
     return type(node) is exp.Identifier and node.args.get("quoted") is True and not node.comments
 
 
+# a SELECT made of these alone prints them in this order (sqlglot's `query_modifiers` checks twenty
+# more clauses, and LIMIT/FETCH spellings, on every SELECT)
+_SELECT_PARTS = ("where", "group", "having", "order", "limit", "offset")
+_SIMPLE_SELECT = frozenset({"expressions", "distinct", "from_", "joins", "with_", *_SELECT_PARTS})
 _SIMPLE_TYPE = ("this", "nested", "nullable")  # a cast type made of these alone prints the same each time
 _ARITHMETIC = (exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Mod, exp.Neg)
 
@@ -143,6 +147,28 @@ def _generator(sqlglot_dialect: str) -> tuple[Dialect, type[Generator]]:
                     return text
             text = super().sql(expression, None, comment)
             return text
+
+        def select_sql(self, expression: exp.Select) -> str:
+            args = expression.args
+            if (
+                self.pretty
+                or expression.comments
+                or any(v and k not in _SIMPLE_SELECT for k, v in args.items())
+                or isinstance(args.get("limit"), exp.Fetch)
+            ):
+                return str(super().select_sql(expression))
+            sql = self.sql
+            distinct = sql(expression, "distinct")
+            listed = self.expressions(expression)
+            parts = [
+                "SELECT",
+                f" {distinct}" if distinct else "",
+                f" {listed}" if listed else "",
+                sql(expression, "from_", comment=False),
+            ]
+            parts.extend(sql(join) for join in args.get("joins") or ())
+            parts.extend(sql(expression, key) for key in _SELECT_PARTS)
+            return str(self.prepend_ctes(expression, "".join(parts)))
 
         def datatype_sql(self, expression: exp.DataType) -> str:
             args, parent = expression.args, expression.parent

@@ -32,6 +32,18 @@ def _trees() -> list[exp.Expression]:
             exp.alias_(exp.Literal.string("it's"), "y", quoted=False),
             exp.Dot(this=exp.column("a"), expression=exp.Anonymous(this="qualified", expressions=[])),
         ),
+        exp.select(exp.column("k", "t"), exp.Count(this=exp.Star()))
+        .distinct()
+        .from_(exp.select("*").from_("u").subquery("t"))
+        .join("v", on="t.k = v.k", join_type="left")
+        .where("t.x > 1")
+        .group_by("t.k")
+        .having("COUNT(*) > 2")
+        .order_by("t.k DESC")
+        .limit(5)
+        .offset(1)
+        .with_("u", as_="SELECT 1 AS k, 2 AS x"),
+        exp.select("a").from_("t").qualify("ROW_NUMBER() OVER (ORDER BY a) = 1"),  # not a plain SELECT
     ]
 
 

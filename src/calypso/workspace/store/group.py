@@ -5,10 +5,12 @@ that were consecutive in the queue, and stops taking more once it holds `GroupPo
 are still being prepared (so a lone request is never delayed) and never longer than `linger` seconds
 after the group began.
 
-Why: DuckDB writes an insert's full row groups (122,880 rows) straight into the database file,
-compressed, while smaller inserts go through the write-ahead log and are compressed again at the next
-checkpoint; committing 50k-row batches one by one costs about twice the CPU and disk of committing
-them 200k at a time (benchmarks/workspace_ingest.py, `--insert-only`).
+Why: DuckDB writes an insert's full row groups straight into the database file, compressed, while the
+rest goes through the write-ahead log and is compressed again at the next checkpoint; committing
+requests one by one costs more CPU and disk than committing a few together. With the store's 16,384-row
+row groups, four of them (65,536 rows) are enough: waiting for more only left DuckDB idle while the next
+requests were decoded (50k-row agent requests from 4 senders: 0.82-0.96M -> 1.03-1.07M rows/s,
+scratch runs of benchmarks/workspace_ingest.py's agent path).
 """
 
 from __future__ import annotations
@@ -20,12 +22,10 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
-ROW_GROUP_ROWS = 122_880  # DuckDB's row group size
-
 
 @dataclass(frozen=True, slots=True)
 class GroupPolicy:
-    target_rows: int = 2 * ROW_GROUP_ROWS  # stop waiting for more once a group has this many rows
+    target_rows: int = 65_536  # stop waiting for more once a group has this many rows (4 row groups)
     max_rows: int = 500_000  # never take more waiting requests once a group has this many rows
     linger: float = 0.05  # seconds a small group may wait for requests still being prepared
 

@@ -92,6 +92,7 @@ def _plain_quoted(node: object) -> bool:
 # more clauses, and LIMIT/FETCH spellings, on every SELECT)
 _SELECT_PARTS = ("where", "group", "having", "order", "limit", "offset")
 _SIMPLE_SELECT = frozenset({"expressions", "distinct", "from_", "joins", "with_", *_SELECT_PARTS})
+_SUBQUERY = frozenset({"this", "alias"})
 _SIMPLE_TYPE = ("this", "nested", "nullable")  # a cast type made of these alone prints the same each time
 _ARITHMETIC = (exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Mod, exp.Neg)
 
@@ -169,6 +170,21 @@ def _generator(sqlglot_dialect: str) -> tuple[Dialect, type[Generator]]:
             parts.extend(sql(join) for join in args.get("joins") or ())
             parts.extend(sql(expression, key) for key in _SELECT_PARTS)
             return str(self.prepend_ctes(expression, "".join(parts)))
+
+        def subquery_sql(self, expression: exp.Subquery, sep: str = " AS ") -> str:
+            # `(query) AS alias`; with anything else on it (sample, pivots, modifiers) sqlglot's method
+            if (
+                self.pretty
+                or expression.comments
+                or any(v and k not in _SUBQUERY for k, v in expression.args.items())
+            ):
+                return str(super().subquery_sql(expression, sep))
+            alias = self.sql(expression, "alias")
+            return (
+                f"({self.sql(expression, 'this')}){sep}{alias}"
+                if alias
+                else f"({self.sql(expression, 'this')})"
+            )
 
         def datatype_sql(self, expression: exp.DataType) -> str:
             args, parent = expression.args, expression.parent

@@ -44,6 +44,8 @@ def _trees() -> list[exp.Expression]:
         .offset(1)
         .with_("u", as_="SELECT 1 AS k, 2 AS x"),
         exp.select("a").from_("t").qualify("ROW_NUMBER() OVER (ORDER BY a) = 1"),  # not a plain SELECT
+        exp.select("*").from_(exp.select("a").from_("t").subquery()),  # a subquery without an alias
+        exp.select("*").from_(exp.alias_(exp.select("a").from_("t").subquery(), "s", table=["c"])),
     ]
 
 

@@ -286,6 +286,8 @@ class ParserBase:
     def postfix_expr(self) -> A.Expr:
         e = self.primary()
         while True:
+            if self.toks[self.i].kind != OP:  # most operands are followed by a word or an operator
+                return e
             if self.at_op(".") and (
                 self.peek().kind == IDENT or (self.peek().kind == OP and self.peek().value == "[")
             ):
@@ -306,8 +308,20 @@ class ParserBase:
                 return e
 
     def primary(self) -> A.Expr:
-        t = self.tok
-        p = self.pos(t)
+        t = self.toks[self.i]
+        p = (t.line, t.column)
+        if t.kind == IDENT:  # the commonest operand first: a name, a call, true/false/null
+            self.i += 1
+            name = str(t.value)
+            nxt = self.toks[self.i]
+            if nxt.kind == OP and nxt.value == "(":
+                return self.call_or_typed(name, p)
+            low = name.lower()
+            if low in ("true", "false"):
+                return A.Literal(p, low == "true", "bool")
+            if low == "null":
+                return A.Literal(p, None, "dynamic")
+            return A.Name(p, name)
         if t.kind == NUMBER:
             self.advance()
             v = t.value
@@ -325,7 +339,11 @@ class ParserBase:
             return A.Literal(p, "".join(parts), "string")
         if self.at_op("("):
             self.advance()
-            if self.tok.kind == IDENT and str(self.tok.value) in TABULAR_STARTS - {"materialize"}:
+            if (
+                self.tok.kind == IDENT
+                and str(self.tok.value) in TABULAR_STARTS
+                and self.tok.value != "materialize"
+            ):
                 inner: A.Expr = A.TabularArg(p, self.tabular())
             else:
                 inner = self.expr_or_tabular()

@@ -1,8 +1,8 @@
 """The agent's disk buffer between sources and sinks: append-only, checksummed, size-capped.
 
-See :mod:`calypso.agent.buffer.format` for the on-disk format and
+See :mod:`calypso.agent.buffer.format` for the on-disk format,
 :mod:`calypso.agent.buffer.buffer` for the guarantees (durability per fsync policy, overflow,
-per-reader cursors, recovery after kill -9).
+recovery after kill -9) and :mod:`calypso.agent.buffer.readers` for the per-reader cursors.
 """
 
 from __future__ import annotations

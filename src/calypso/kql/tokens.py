@@ -280,8 +280,10 @@ class _Lexer:
             self.number(start)
         elif c == "!" and start + 1 < len(text) and text[start + 1].isalpha():
             self.pos += 1
+            position = self.mark, self.line, self.line_start
             self.ident(start + 1)
             word = self.tokens.pop()
+            self.mark, self.line, self.line_start = position  # not counted again from the text's start
             name = word.text + ("~" if text.startswith("~", self.pos) and word.text == "in" else "")
             if name not in NEGATABLE:
                 raise self.error(f"Unexpected '!{word.text}'", start)

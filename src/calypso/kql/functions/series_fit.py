@@ -267,19 +267,18 @@ def series_decompose_anomalies(call: A.Call, scope: Scope, index: int) -> Typed:
             "UnsupportedFunction", "series_decompose_anomalies() supports Test_points = 0 only", *call.pos
         )
     lo, hi = _TUKEY[_str_arg(call, 5, "ctukey", tuple(_TUKEY))]
-    baseline = _baseline(o, "_y", period, trend)
+    # three templates, each read into the next as an argument (not as text): the baseline's and the
+    # scores' texts are then parsed once per process for all three outputs, not once per output
+    baseline = _parse(_let(o, "_y", y, _baseline(o, "_y", period, trend)), scope, series)
     part = ANOMALY_PARTS[index][0]
     if part == "baseline":
-        body = o.to_dynamic(baseline)
-    else:
-        resid = _let(o, "_bl", baseline, o.map2("_p", "_q", "_p - _bl[_q]", "_y"))
-        scores = _scores(o, resid, lo, hi)
-        if part == "ad_score":
-            body = o.to_dynamic(scores)
-        else:
-            flag = f"CASE WHEN _p > {threshold} THEN 1 WHEN _p < -{threshold} THEN -1 ELSE 0 END"
-            body = o.to_dynamic(o.map("_p", flag, scores))
-    return Typed(_parse(_let(o, "_y", y, body), scope, *slots), "dynamic")
+        return Typed(_parse(o.to_dynamic(slot(0)), scope, baseline), "dynamic")
+    resid = _let(o, "_bl", slot(1), o.map2("_p", "_q", "_p - _bl[_q]", "_y"))
+    scores = _parse(_let(o, "_y", y, _scores(o, resid, lo, hi)), scope, series, baseline)
+    if part == "ad_score":
+        return Typed(_parse(o.to_dynamic(slot(0)), scope, scores), "dynamic")
+    flag = f"CASE WHEN _p > {threshold} THEN 1 WHEN _p < -{threshold} THEN -1 ELSE 0 END"
+    return Typed(_parse(o.to_dynamic(o.map("_p", flag, slot(0))), scope, scores, *slots[1:]), "dynamic")
 
 
 def decompose_anomalies_flags(call: A.Call, scope: Scope) -> Typed:

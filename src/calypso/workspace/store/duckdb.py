@@ -10,8 +10,8 @@ Invariants:
   the writer inserts earlier ones; the writer re-prepares a batch whose table schema changed in
   between, and raises a preparation error only for a batch that is not a duplicate.
 - Readers use their own cursors on a thread pool and never wait for the writer (DuckDB MVCC).
-- The connection runs with external access disabled and locked configuration: SQL compiled from KQL
-  cannot touch the file system.
+- The connection runs with external access disabled and locked configuration (see `connection`): SQL
+  compiled from KQL cannot touch the file system.
 - The in-memory catalog (table -> schema) changes only after the transaction that changed the tables
   committed.
 """
@@ -34,28 +34,12 @@ import pyarrow as pa
 from calypso.wire.schemas import Schema, standard_tables
 from calypso.workspace.ingest.prepare import IngestError, Prepared, RawBatch, prepare
 from calypso.workspace.kqlbridge import storage_type
-from calypso.workspace.store.ddl import VIRTUAL, create_sql, literal, quote, virtual_columns
+from calypso.workspace.store.connection import CATALOG, META, connect
+from calypso.workspace.store.ddl import VIRTUAL, create_sql, quote, virtual_columns
 from calypso.workspace.store.group import STOP, GroupPolicy, Item, WorkQueue
 
 log = logging.getLogger("calypso.workspace.store")
 T = TypeVar("T")
-
-DUCKDB_CONFIG = {"enable_external_access": False, "lock_configuration": True}
-CATALOG = "workspace"  # the database file's name inside the connection
-# Row groups of 16,384 rows (DuckDB's default: 122,880): an insert's full row groups go straight into the
-# database file, compressed, the rest through the write-ahead log and again at the next checkpoint, so
-# smaller row groups let the agent's ~27k-row requests mostly skip the log (1.7x the rows/s of 32,768
-# for them, 2x for 50k-row commits against the default) and give TimeGenerated filters finer zone
-# maps. The size is a property of the attachment, not of the file.
-ROW_GROUP_SIZE = 16_384
-META = """
-CREATE SCHEMA IF NOT EXISTS _calypso;
-CREATE TABLE IF NOT EXISTS _calypso.batches (batch_id VARCHAR PRIMARY KEY, tbl VARCHAR, rows BIGINT,
-    received TIMESTAMP);
-CREATE TABLE IF NOT EXISTS _calypso.columns (tbl VARCHAR, col VARCHAR, kusto_type VARCHAR, ord INTEGER);
-CREATE TABLE IF NOT EXISTS _calypso.agents (agent_id VARCHAR PRIMARY KEY, machine_id VARCHAR,
-    hostname VARCHAR, public_key VARCHAR, labels VARCHAR, created TIMESTAMP, revoked BOOLEAN);
-"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -107,7 +91,7 @@ class DuckDBStore:
         self.workspace_id = workspace_id
         path.parent.mkdir(parents=True, exist_ok=True)
         storage_type("string")  # loads the KQL compiler's type map now rather than on the first new table
-        self._db = _connect(path)
+        self._db = connect(path)
         self._db.execute(META)
         self._catalog: dict[str, Schema] = self._load_catalog()
         self._virtual = virtual_columns(self._db, CATALOG)  # written by the writer thread only
@@ -502,18 +486,3 @@ def _insert_ids(db: duckdb.DuckDBPyConnection, ids: list[list[Any]]) -> None:
 
 def _utcnow() -> dt.datetime:
     return dt.datetime.now(dt.UTC).replace(tzinfo=None)
-
-
-def _connect(path: Path) -> duckdb.DuckDBPyConnection:
-    """The workspace file attached with our row group size, then external access off and locked."""
-    db = duckdb.connect(":memory:")
-    try:
-        db.execute(f"ATTACH {literal(str(path))} AS {CATALOG} (ROW_GROUP_SIZE {ROW_GROUP_SIZE})")
-        db.execute(f"USE {CATALOG}")
-        db.execute(f"SET temp_directory = {literal(str(path) + '.tmp')}")  # where a file database spills
-        for name, value in DUCKDB_CONFIG.items():
-            db.execute(f"SET {name} = {str(value).lower()}")
-    except BaseException:
-        db.close()
-        raise
-    return db

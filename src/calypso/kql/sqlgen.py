@@ -160,7 +160,12 @@ def _generator(sqlglot_dialect: str) -> tuple[Dialect, type[Generator]]:
                 return str(super().select_sql(expression))
             sql = self.sql
             distinct = sql(expression, "distinct")
-            listed = self.expressions(expression)
+            items = expression.expressions
+            texts = [sql(e, comment=False) for e in items]
+            if all(texts) and not any(e.comments for e in items):
+                listed = ", ".join(texts)  # what `expressions` joins when no item is empty or commented
+            else:
+                listed = self.expressions(expression)
             parts = [
                 "SELECT",
                 f" {distinct}" if distinct else "",

@@ -93,6 +93,7 @@ def _plain_quoted(node: object) -> bool:
 _SELECT_PARTS = ("where", "group", "having", "order", "limit", "offset")
 _SIMPLE_SELECT = frozenset({"expressions", "distinct", "from_", "joins", "with_", *_SELECT_PARTS})
 _SUBQUERY = frozenset({"this", "alias"})
+_COLUMN = ("this", "table")
 _SIMPLE_TYPE = ("this", "nested", "nullable")  # a cast type made of these alone prints the same each time
 _ARITHMETIC = (exp.Add, exp.Sub, exp.Mul, exp.Div, exp.Mod, exp.Neg)
 
@@ -265,7 +266,8 @@ def _generator(sqlglot_dialect: str) -> tuple[Dialect, type[Generator]]:
         def column_sql(self, expression: exp.Column) -> str:
             args = expression.args
             this, table = args.get("this"), args.get("table")
-            if self.pretty or not this or any(v for k, v in args.items() if k != "this" and k != "table"):
+            others = len(args) > (2 if "table" in args else 1)  # parts besides `this` and `table`
+            if self.pretty or not this or (others and any(v for k, v in args.items() if k not in _COLUMN)):
                 return str(super().column_sql(expression))
             text = quoted.get(this.this) if _plain_quoted(this) else None
             if text is None:

@@ -101,12 +101,13 @@ def _line(o: ArrayOps, y: str) -> str:
 
 
 def _sample_var(o: ArrayOps, xs: str) -> str:
-    n, s, ss = o.length(xs), o.sum(xs), o.sum(o.map("_w", "_w * _w", xs))
-    return f"(CASE WHEN {n} < 2 THEN 0.0 ELSE ({ss} - {s} * {s} / {n}) / ({n} - 1) END)"
+    """Sample variance of `xs` (bound once as `_sv`: the formula reads it six times)."""
+    n, s, ss = o.length("_sv"), o.sum("_sv"), o.sum(o.map("_w", "_w * _w", "_sv"))
+    return _let(o, "_sv", xs, f"(CASE WHEN {n} < 2 THEN 0.0 ELSE ({ss} - {s} * {s} / {n}) / ({n} - 1) END)")
 
 
 def _rvar(o: ArrayOps, y: str) -> str:
-    resid = o.map2("_p", "_q", f"_p - ({_ICEPT} + {_SLOPE} * _q)", y)
+    resid = _let(o, "_ln", f"[{_ICEPT}, {_SLOPE}]", o.map2("_p", "_q", "_p - (_ln[1] + _ln[2] * _q)", y))
     return _sample_var(o, resid)
 
 

@@ -1,13 +1,15 @@
 """SQL text of a compiled tree: sqlglot's generator for the dialect, with a fast path for the
-quoted identifiers, plain columns, literals, function calls and aliases that make up most of a
-compiled query's nodes.
+quoted identifiers, plain columns, literals, function calls, aliases, SELECTs and subqueries that
+make up most of a compiled query's nodes.
 
 Invariant: the text is exactly what sqlglot's generator for the dialect prints. The fast path only
-covers nodes whose text depends on nothing but their name or value (a quoted identifier without
-comments, outside pretty printing, a column made only of such identifiers, a literal, an unqualified
-call's name, an alias to such an identifier) and the text of their children; any other node, and any
-part of a column that is not such an identifier, goes through sqlglot's own methods. The one node of our
-own, `Spliced` (a template printed once, see `functions.template`), prints its stored text.
+covers nodes, outside pretty printing and without comments, whose text depends on nothing but their
+name or value and the text of their children: a quoted identifier, a column made only of such
+identifiers, a literal, an unqualified call, an alias to such an identifier, a SELECT made only of the
+clauses in `_SIMPLE_SELECT`, a subquery with only its alias. Any other node, and any part of a column
+that is not such an identifier, goes through sqlglot's own methods (the tests compare both on every
+corpus query). The one node of our own, `Spliced` (a template printed once, see
+`functions.template`), prints its stored text.
 """
 
 from __future__ import annotations
@@ -117,7 +119,9 @@ def _parenthesized(handler: Any) -> Any:
 
 
 @cache
-def _generator(sqlglot_dialect: str) -> tuple[Dialect, type[Generator]]:
+def _generator(sqlglot_dialect: str, fast: bool = True) -> tuple[Dialect, type[Generator]]:
+    """The dialect and its generator class: sqlglot's, printing our own nodes (`Spliced`,
+    `ColumnList`) and arithmetic operands in parentheses; with `fast`, also the fast paths."""
     dialect = Dialect.get_or_raise(sqlglot_dialect)
     base: Any = dialect.generator_class
     quoted: dict[str, str] = {}
@@ -126,7 +130,7 @@ def _generator(sqlglot_dialect: str) -> tuple[Dialect, type[Generator]]:
     calls: dict[str, str] = {}  # function names as the dialect prints them (upper-cased or not)
     printing = base(dialect=dialect)._dispatch  # how the dialect prints each node type
 
-    class Fast(base):
+    class Plain(base):
         TRANSFORMS: ClassVar[dict[type[exp.Expression], Any]] = {
             **base.TRANSFORMS,
             Spliced: _spliced_sql,
@@ -134,6 +138,25 @@ def _generator(sqlglot_dialect: str) -> tuple[Dialect, type[Generator]]:
             **{t: _parenthesized(printing[t]) for t in _ARITHMETIC},
         }
 
+        def quoted_name(self, name: str) -> str:
+            return str(self.identifier_sql(exp.Identifier(this=name, quoted=True)))
+
+        def column_list_sql(self, expression: ColumnList) -> str:
+            table = expression.args.get("table")
+            prefix = f"{self.quoted_name(table)}." if table is not None else ""
+            names, aliases = expression.args["names"], expression.args.get("aliases")
+            if aliases is None:
+                return ", ".join(f"{prefix}{self.quoted_name(n)}" for n in names)
+            return ", ".join(
+                f"{prefix}{self.quoted_name(n)} AS {self.quoted_name(a)}"
+                for n, a in zip(names, aliases, strict=True)
+            )
+
+    Plain.__name__ = f"Plain{base.__name__}"
+    if not fast:
+        return dialect, Plain
+
+    class Fast(Plain):
         def sql(self, expression: Any, key: str | None = None, comment: bool = True) -> str:
             # sqlglot's dispatch, without its per-node comment call (a node here rarely has comments)
             if key is not None and isinstance(expression, exp.Expression):
@@ -147,8 +170,7 @@ def _generator(sqlglot_dialect: str) -> tuple[Dialect, type[Generator]]:
                     if comment and expression.comments and self.comments:
                         text = self.maybe_comment(text, expression)
                     return text
-            text = super().sql(expression, None, comment)
-            return text
+            return str(super().sql(expression, None, comment))
 
         def select_sql(self, expression: exp.Select) -> str:
             args = expression.args
@@ -207,17 +229,6 @@ def _generator(sqlglot_dialect: str) -> tuple[Dialect, type[Generator]]:
             if text is None:
                 text = self.identifier_sql(exp.Identifier(this=name, quoted=True))
             return text
-
-        def column_list_sql(self, expression: ColumnList) -> str:
-            table = expression.args.get("table")
-            prefix = f"{self.quoted_name(table)}." if table is not None else ""
-            names, aliases = expression.args["names"], expression.args.get("aliases")
-            if aliases is None:
-                return ", ".join(f"{prefix}{self.quoted_name(n)}" for n in names)
-            return ", ".join(
-                f"{prefix}{self.quoted_name(n)} AS {self.quoted_name(a)}"
-                for n, a in zip(names, aliases, strict=True)
-            )
 
         def literal_sql(self, expression: exp.Literal) -> str:
             args = expression.args
@@ -282,9 +293,10 @@ def _generator(sqlglot_dialect: str) -> tuple[Dialect, type[Generator]]:
     return dialect, Fast
 
 
-def generate(tree: exp.Expression, sqlglot_dialect: str) -> str:
-    """`tree` as SQL text in `sqlglot_dialect`, generated in place (the tree is the caller's to spend)."""
-    dialect, generator = _generator(sqlglot_dialect)
+def generate(tree: exp.Expression, sqlglot_dialect: str, *, fast: bool = True) -> str:
+    """`tree` as SQL text in `sqlglot_dialect`, generated in place (the tree is the caller's to spend);
+    `fast=False` prints it without the fast paths (the text is the same: the tests compare them)."""
+    dialect, generator = _generator(sqlglot_dialect, fast)
     return str(generator(dialect=dialect).generate(tree, copy=False))
 
 

@@ -1,9 +1,16 @@
 from __future__ import annotations
 
+import contextlib
+import json
+from datetime import UTC, datetime
+from pathlib import Path
+
 import pytest
 from sqlglot import exp
 
+from calypso.kql import KqlError, compile_query, compiler
 from calypso.kql.sqlgen import generate, release
+from calypso.wire.schemas import standard_tables
 
 
 def _trees() -> list[exp.Expression]:
@@ -71,3 +78,34 @@ def test_a_released_tree_is_freed_without_the_cyclic_collector() -> None:
         assert leaf() is None
     finally:
         gc.enable()
+
+
+def _queries() -> list[str]:
+    repo = Path(__file__).resolve().parents[3]
+    corpus = repo / ".." / "shared" / "kql" / "dev-corpus.jsonl"
+    texts = [json.loads(line)["query"] for line in corpus.read_text("utf-8").splitlines() if line.strip()]
+    for path in sorted((repo / "tests" / "golden" / "kql").glob("*.json")):
+        texts += [case["query"] for case in json.loads(path.read_text("utf-8"))]
+    return texts
+
+
+@pytest.mark.parametrize("dialect", ["duckdb", "clickhouse"])
+def test_fast_paths_print_what_sqlglot_prints_for_every_corpus_and_golden_query(
+    dialect: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if not (Path(__file__).resolve().parents[3] / ".." / "shared" / "kql" / "dev-corpus.jsonl").exists():
+        pytest.skip("the development corpus is not available")
+    trees: list[exp.Expression] = []
+
+    def keep(tree: exp.Expression, sqlglot_dialect: str) -> str:
+        trees.append(tree.copy())
+        return generate(tree, sqlglot_dialect)
+
+    monkeypatch.setattr(compiler, "generate", keep)
+    catalog = {name: list(cols) for name, cols in standard_tables().items()}
+    for text in _queries():
+        with contextlib.suppress(KqlError):
+            compile_query(text, catalog, dialect=dialect, now=datetime(2024, 1, 2, tzinfo=UTC))
+    assert len(trees) > 250
+    for tree in trees:
+        assert generate(tree.copy(), dialect) == generate(tree.copy(), dialect, fast=False)

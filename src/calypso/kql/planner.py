@@ -29,7 +29,7 @@ from .dialects.base import lit
 from .errors import KqlError, unknown_column
 from .functions.percentiles import percentiles_columns
 from .scalars import translate
-from .sqlgen import ColumnList, column_items
+from .sqlgen import ColumnList, column_items, input_column
 from .window_layers import has_window, split_nested_windows
 
 
@@ -203,7 +203,9 @@ def _project(ctx: Context, rel: Rel, op: A.Operator) -> Rel:
     dedup: dict[str, Typed] = {}
     for n, v in new:
         dedup[n] = v
-    q = q.select(*[alias(v.sql, n) for n, v in dedup.items()], copy=False)
+    # input columns as they are go into one `ColumnList` per run (the same text, a node instead of three)
+    items = [input_column(v.sql, scope.table, n) or alias(v.sql, n) for n, v in dedup.items()]
+    q = q.select(*column_items(items), copy=False)
     q = split_nested_windows(q, scope.table, rel.columns, ctx)
     return Rel(q, [(n, v.type) for n, v in dedup.items()], rel.serialized)
 

@@ -75,6 +75,20 @@ def column_items(items: Sequence[tuple[str, str, str | None] | exp.Expression]) 
     return out
 
 
+_COLUMN_PARTS = {"this", "table"}
+
+
+def input_column(e: exp.Expression, table: str | None, name: str) -> tuple[str, str, str] | None:
+    """`(table, column, name)`, an item for `column_items`, when `e` is a plain quoted column of the
+    FROM alias `table` (printed `"table"."column" AS "name"` either way)."""
+    if type(e) is not exp.Column or table is None or e.args.keys() != _COLUMN_PARTS:
+        return None
+    this, qualifier = e.args["this"], e.args["table"]
+    if not _plain_quoted(this) or not _plain_quoted(qualifier) or qualifier.this != table:
+        return None
+    return (table, this.this, name) if type(this.this) is str else None
+
+
 _OPERANDS = (exp.Column, exp.Literal, exp.Paren, exp.Null, exp.Boolean, exp.Anonymous)
 
 

@@ -136,6 +136,13 @@ def test_make_series_writes_its_input_once(run: Run) -> None:
     assert [(k, json.loads(n)) for k, n in rows] == [("a", [1, 0, 1]), ("b", [0, 1, 0])]
 
 
+def test_a_where_after_a_project_of_columns_filters_the_project_in_place(run: Run) -> None:
+    kql = "T | project k, v | where v > 1 | project k, w = v"
+    sql = compile_query(kql, CATALOG, now=NOW).sql
+    assert sql.count("SELECT") == 3  # the scan, `project k, v` with the WHERE, `project k, w = v`
+    assert sorted(run(kql)[1]) == [("a", 2), ("a", 5), ("b", 7), ("b", 9)]
+
+
 def test_mv_expand_writes_its_input_once(run: Run) -> None:
     """The input is read for max(n) and for the rows: one common table, not two copies of its SQL."""
     kql = "T | where msg has 'shutdown' | mv-expand tags | project k, tags"

@@ -74,6 +74,7 @@ class Context:
     # catalog-table references -> the columns to scan (see `prune`); a reference not here scans all
     scans: dict[A.TableRef, Any] = field(default_factory=dict)
     planned_union: bool = False  # a union was planned (its sides' types checked)
+    externals: list[Any] = field(default_factory=list)  # `externaldata` tables to fetch (in order)
 
     def fresh(self, prefix: str = "_t") -> str:
         self.counter += 1

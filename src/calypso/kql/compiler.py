@@ -99,7 +99,9 @@ def _compile(script: A.Script, ctx: Context, dialect: str) -> CompiledQuery:
         tree = cast(exp.Expression, top)  # a Query is an Expression; sqlglot's stubs type it apart
         sql = generate(tree, ctx.dialect.sqlglot_dialect)  # arithmetic operands parenthesized as printed
         release(tree)
-    return CompiledQuery(sql, tuple(_output_column(n, t) for n, t in rel.columns), ctx.render)
+    return CompiledQuery(
+        sql, tuple(_output_column(n, t) for n, t in rel.columns), ctx.render, tuple(ctx.externals)
+    )
 
 
 _OUTPUT_COLUMNS: dict[tuple[str, str], OutputColumn] = {}  # immutable, and the same names recur

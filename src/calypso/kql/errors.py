@@ -46,6 +46,7 @@ class CompiledQuery:
     sql: str
     columns: tuple[OutputColumn, ...]
     render: Mapping[str, Any] | None
+    externals: tuple[Any, ...] = ()  # `externaldata.External`s: tables to fetch and register first
 
 
 HINT_CUTOFF = 0.6  # the similarity ratio (difflib's) a candidate needs to be suggested

@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from . import ast as A
+from . import externaldata
 from .errors import KqlError, did_you_mean
 from .parser import TYPE_NAMES, ParserBase
 from .tokens import EOF, IDENT, OP, STRING
@@ -609,7 +610,7 @@ SOURCES: dict[str, Callable[[Parser, A.Pos], A.Tabular]] = {
     "union": Parser.src_union,
     "search": Parser.src_unsupported,
     "find": Parser.src_unsupported,
-    "externaldata": Parser.src_unsupported,
+    "externaldata": externaldata.parse,
     "external_table": Parser.src_unsupported,
     "cluster": Parser.src_unsupported,
     "database": Parser.src_unsupported,

@@ -11,6 +11,7 @@ import fnmatch
 from sqlglot import exp
 
 from . import ast as A
+from . import externaldata
 from .binder import Context, Rel, Scope, alias, col
 from .dialects.base import cast
 from .errors import KqlError, did_you_mean
@@ -228,6 +229,7 @@ SOURCES.update(
     {
         A.TableRef: _table,
         A.DataTable: _datatable,
+        externaldata.ExternalData: externaldata.plan,
         A.Print: _print,
         A.Union: _union,
         A.Materialize: _materialize,

@@ -1,6 +1,7 @@
 """The development corpus (real queries) compiles and runs on empty standard tables, on both engines.
 
 Every failure must be a KqlError with a position; custom tables not in tables.json are counted apart.
+An `externaldata` table is registered empty, as the workspace registers a fetched empty file.
 Each query compiles once per dialect; the engines run in one in-process connection each, ClickHouse
 with a per-query time limit, so the whole file stays well under a minute.
 """
@@ -9,10 +10,13 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import duckdb
+import pyarrow as pa
 import pytest
 
 from calypso.kql import KqlError, compile_query, storage_type
@@ -52,7 +56,17 @@ def _duckdb_runner(cat: dict[str, list[tuple[str, str]]]):  # type: ignore[no-un
         con.execute(
             f'CREATE TABLE "{name}" ({", ".join(f"{chr(34)}{c}{chr(34)} {storage_type(t)}" for c, t in cols)})'
         )
-    return lambda sql: con.execute(sql).fetchall()
+
+    def run(sql: str, externals: Sequence[Any] = ()) -> object:
+        for ext in externals:
+            con.register(ext.table, pa.table({c: pa.array([], pa.string()) for c, _ in ext.columns}))
+        try:
+            return con.execute(sql).fetchall()
+        finally:
+            for ext in externals:
+                con.unregister(ext.table)
+
+    return run
 
 
 def _clickhouse_runner(cat: dict[str, list[tuple[str, str]]]):  # type: ignore[no-untyped-def]
@@ -67,7 +81,11 @@ def _clickhouse_runner(cat: dict[str, list[tuple[str, str]]]):  # type: ignore[n
     # The settings the store applies (outer-join nulls, no exponential expression merging), plus a time limit.
     settings = ClickHouse.settings_clause() + ", max_execution_time = 5"
 
-    def run(sql: str) -> object:
+    def run(sql: str, externals: Sequence[Any] = ()) -> object:
+        for ext in externals:
+            sess.query(f"DROP TABLE IF EXISTS `{ext.table}`")
+            ddl = ", ".join(f"`{c}` Nullable(String)" for c, _ in ext.columns)
+            sess.query(f"CREATE TABLE `{ext.table}` ({ddl}) ENGINE = Memory")
         return sess.query(f"{sql} {settings}", "CSV")
 
     return run
@@ -93,7 +111,7 @@ def test_corpus_pass_rate(dialect: str) -> None:
                 kinds[e.code] += 1
             continue
         try:
-            runner(q.sql)
+            runner(q.sql, q.externals)
             ok += 1
         except Exception as e:  # the engine rejected our SQL: a compiler bug to count
             failures.append(f"{entry['id']}: run {str(e).splitlines()[0][:200]}")

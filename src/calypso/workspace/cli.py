@@ -94,7 +94,12 @@ def _workspace_id(args: argparse.Namespace) -> str:
 def cmd_serve(args: argparse.Namespace) -> int:
     from calypso.workspace.server import serve
 
-    limits = Limits(max_result_rows=args.max_result_rows, retention_interval_seconds=args.retention_interval)
+    limits = Limits(
+        max_result_rows=args.max_result_rows,
+        retention_interval_seconds=args.retention_interval,
+        externaldata_allow=tuple(args.externaldata_allow or ()),
+        externaldata_ca=args.externaldata_ca,
+    )
     return serve(Path(args.data), args.listen, limits)
 
 
@@ -170,6 +175,14 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=Limits().retention_interval_seconds,
         help="seconds between retention rounds",
     )
+    p.add_argument(
+        "--externaldata-allow",
+        action="append",
+        metavar="PREFIX",
+        help="a URL prefix KQL's externaldata may read from, e.g. https://feeds.example.com/ "
+        "(repeatable; by default queries cannot make the server fetch anything)",
+    )
+    p.add_argument("--externaldata-ca", metavar="FILE", help="CA certificates to trust for those URLs")
     p = command("rotate-key", cmd_rotate, "replace the primary or secondary shared key")
     p.add_argument("--workspace")
     p.add_argument("--key", choices=("primary", "secondary"), required=True)

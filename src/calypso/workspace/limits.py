@@ -14,3 +14,7 @@ class Limits:
     max_result_bytes: int = 64 * 1024 * 1024
     query_timeout_seconds: float = 180.0
     retention_interval_seconds: float = 3600.0
+    externaldata_allow: tuple[str, ...] = ()  # URL prefixes a query's externaldata may read; none by default
+    externaldata_ca: str | None = None  # CA file to trust for them (default: the system's)
+    externaldata_max_bytes: int = 100 * 1024 * 1024
+    externaldata_timeout: float = 30.0

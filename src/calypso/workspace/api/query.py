@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from calypso.workspace import events, kqlbridge
+from calypso.workspace import events, externaldata, kqlbridge
 from calypso.workspace.api.common import json_response, read_body, state_of
 from calypso.workspace.auth import AuthError, Principal, require
 from calypso.workspace.state import ServerState
@@ -84,7 +84,18 @@ def run_query(state: ServerState, workspace_id: str, text: Any, timespan: Any) -
         raise _kql_failure(e) from None
     limits = state.limits
     try:
-        result = ws.store.query(compiled.sql, limits.max_result_rows, timeout=limits.query_timeout_seconds)
+        tables = externaldata.fetch_tables(getattr(compiled, "externals", ()), limits)
+    except externaldata.ExternalDataError as e:
+        raise QueryFailure(
+            400,
+            "BadArgumentError",
+            "The request had some invalid properties",
+            {"code": "ExternalDataError", "message": str(e)},
+        ) from None
+    try:
+        result = ws.store.query(
+            compiled.sql, limits.max_result_rows, timeout=limits.query_timeout_seconds, tables=tables
+        )
     except duckdb.InterruptException:
         raise QueryFailure(
             504,

@@ -229,7 +229,7 @@ class _Lexer:
                 if (
                     ((after == "-" or after == ".") and word in _HYPHENATED_AFTER)  # `project-away`
                     or (after == "~" and word == "in")  # `in~`
-                    or (after in _QUOTES and (word == "h" or word == "H"))  # h"..."
+                    or ((word == "h" or word == "H") and (after in _QUOTES or after == "@"))  # h"", h@""
                 ):
                     self.pos = start
                     self.step()
@@ -262,6 +262,9 @@ class _Lexer:
             elif c in "hH" and quoted:
                 self.pos += 1  # obfuscated string literal h"..."
                 self.string(start, verbatim=False)
+            elif c in "hH" and text[start + 1 : start + 2] == "@" and text[start + 2 : start + 3] in ("'", '"'):
+                self.pos += 2  # obfuscated verbatim string literal h@"..."
+                self.string(start, verbatim=True)
             else:
                 self.ident(start)
         elif c == "@" and quoted:

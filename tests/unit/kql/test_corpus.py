@@ -31,7 +31,7 @@ COMMON = [
     ("_ResourceId", "string"),
     ("SourceSystem", "string"),
 ]
-FLOOR = {"duckdb": 0.94, "clickhouse": 0.94}
+FLOOR = {"duckdb": 0.95, "clickhouse": 0.95}  # the target
 
 
 def catalog() -> dict[str, list[tuple[str, str]]]:

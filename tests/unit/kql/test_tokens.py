@@ -20,6 +20,7 @@ def _kinds(text: str) -> list[tuple[str, object]]:
         ("a !has 'x'", [("ident", "a"), ("op", "!has"), ("string", "x")]),
         ("a != 1", [("ident", "a"), ("op", "!="), ("number", 1)]),
         ('h"secret" + h', [("string", "secret"), ("op", "+"), ("ident", "h")]),
+        ("H@'c:\\d' + h@\"x\"", [("string", "c:\\d"), ("op", "+"), ("string", "x")]),
         (
             "x.y[0] .5 1..5",
             [

@@ -262,7 +262,9 @@ class _Lexer:
             elif c in "hH" and quoted:
                 self.pos += 1  # obfuscated string literal h"..."
                 self.string(start, verbatim=False)
-            elif c in "hH" and text[start + 1 : start + 2] == "@" and text[start + 2 : start + 3] in ("'", '"'):
+            elif (
+                c in "hH" and text[start + 1 : start + 2] == "@" and text[start + 2 : start + 3] in ("'", '"')
+            ):
                 self.pos += 2  # obfuscated verbatim string literal h@"..."
                 self.string(start, verbatim=True)
             else:

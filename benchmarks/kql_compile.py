@@ -107,7 +107,7 @@ def load_syslog(con: duckdb.DuckDBPyConnection, rows: int) -> list[tuple[str, st
         f"CREATE TABLE Syslog ({', '.join(f'{c!r} {storage_type(t)}'.replace(chr(39), chr(34)) for c, t in cols)})"
     )
     gen = {
-        "TimeGenerated": "TIMESTAMP '2024-01-01 00:00:00' + to_microseconds((i * 8640000000 // {n})::BIGINT)",
+        "TimeGenerated": "TIMESTAMP '2024-01-01 00:00:00' + to_microseconds((i * 86400000000 // {n})::BIGINT)",
         "Computer": "'host' || (i % 200)",
         "SeverityLevel": "['info','notice','warning','err','debug'][1 + (i % 5)]",
         "ProcessName": "['sshd','cron','kernel','systemd','sudo','nginx'][1 + (i % 6)]",

@@ -29,10 +29,11 @@ def test_a_whole_template_slot_is_the_argument() -> None:
     assert instantiate(slot(0), "clickhouse", arg).sql() == "z"
 
 
-def test_rendered_template_prints_the_same_sql_text_around_its_arguments() -> None:
+def test_rendered_template_is_its_own_text_around_its_arguments() -> None:
+    """The text is the engine's own spelling: rendered verbatim, one operand, never parsed."""
     text = f"coalesce({slot(0)}, {slot(1)}) + len({slot(0)})"
     tree = render(text, "duckdb", exp.column("a", quoted=True), exp.Literal.number(1))
-    assert generate(tree, "duckdb") == '(COALESCE("a", 1) + LENGTH("a"))'
+    assert generate(tree, "duckdb") == '(coalesce("a", 1) + len("a"))'
 
 
 def test_an_operator_argument_stays_one_operand() -> None:

@@ -46,12 +46,12 @@ class ArrayOps:
 
 DUCKDB = ArrayOps(
     doubles=lambda a: (
-        f"list_transform(coalesce(try_cast(CAST({a} AS JSON) AS DOUBLE[]), []), _v -> coalesce(_v, 0.0))"
+        f"list_transform(coalesce(try_cast(CAST({a} AS JSON) AS DOUBLE[]), []), lambda _v: coalesce(_v, 0.0))"
     ),
-    map=lambda v, body, lst: f"list_transform({lst}, {v} -> {body})",
+    map=lambda v, body, lst: f"list_transform({lst}, lambda {v}: {body})",
     map2=lambda v, i, body, lst: (
-        f"list_transform(range(1, len({lst}) + 1), {i} -> "
-        f"list_extract(list_transform([list_extract({lst}, {i})], {v} -> {body}), 1))"
+        f"list_transform(range(1, len({lst}) + 1), lambda {i}: "
+        f"list_extract(list_transform([list_extract({lst}, {i})], lambda {v}: {body}), 1))"
     ),
     sum=lambda x: f"coalesce(list_sum({x}), 0.0)",
     length=lambda x: f"CAST(len({x}) AS DOUBLE)",

@@ -55,7 +55,7 @@ FIT_2LINES_PARTS = (
 # Per engine: running sums of a list, the candidate splits 1..len-1, and the 1-based position of
 # the smallest element.
 _CUMSUM: dict[str, Callable[[str], str]] = {
-    "duckdb": lambda x: f"list_transform(range(1, len({x}) + 1), _j -> list_sum({x}[1:_j]))",
+    "duckdb": lambda x: f"list_transform(range(1, len({x}) + 1), lambda _j: list_sum({x}[1:_j]))",
     "clickhouse": lambda x: f"arrayCumSum({x})",
 }
 _SPLITS: dict[str, Callable[[str], str]] = {

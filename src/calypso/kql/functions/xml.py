@@ -84,10 +84,10 @@ DUCKDB = XmlOps(
     tokens=lambda s, p: f"regexp_extract_all({s}, {p})",
     group=lambda s, p, g: f"regexp_extract({s}, {p}, {g})",
     groups=lambda s, p: f"[regexp_extract_all({s}, {p}, 1), regexp_extract_all({s}, {p}, 2)]",
-    map=lambda v, body, lst: f"list_transform({lst}, {v} -> {body})",
-    filter_index=lambda v, cond, lst: f"list_filter(range(1, len({lst}) + 1), {v} -> {cond})",
+    map=lambda v, body, lst: f"list_transform({lst}, lambda {v}: {body})",
+    filter_index=lambda v, cond, lst: f"list_filter(range(1, len({lst}) + 1), lambda {v}: {cond})",
     filter_by=lambda vals, keys, test: (
-        f"list_filter({vals}, (_xv, _xj) -> {test(f'list_extract({keys}, _xj)')})"
+        f"list_filter({vals}, lambda _xv, _xj: {test(f'list_extract({keys}, _xj)')})"
     ),
     bytes=lambda s: f"strlen({s})",
     at=lambda x, i: f"list_extract({x}, {i})",
@@ -105,7 +105,7 @@ DUCKDB = XmlOps(
     state=lambda fs: "{" + ", ".join(f"'{n}': {v}" for n, v in zip((*FIELDS, "e"), fs, strict=True)) + "}",
     token=lambda fs: "{" + ", ".join(f"'{n}': {v}" for n, v in zip("knat", fs, strict=True)) + "}",
     token_field=lambda t, i: f"{t}.{'knat'[i]}",
-    fold=lambda acc, x, step, lst, init: f"list_reduce({lst}, ({acc}, {x}) -> {step}, {init})",
+    fold=lambda acc, x, step, lst, init: f"list_reduce({lst}, lambda {acc}, {x}: {step}, {init})",
     to_dynamic=lambda s: f"CAST({s} AS JSON)",
 )
 

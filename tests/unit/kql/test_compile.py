@@ -195,3 +195,21 @@ def test_project_rename_without_assignment_points_at_the_name() -> None:
     with pytest.raises(KqlError, match="rename assignment expected") as e:
         compile_query("print a = 1\n| project-rename b = a, c\n", {})
     assert (e.value.line, e.value.column) == (2, 25)
+
+
+def test_a_bare_search_covers_every_standard_table_even_wide_ones() -> None:
+    """`search "x"` tests every string column of every table: SecurityEvent alone has ~200, which
+    once made a chain of `or`s too deep to compile."""
+    from calypso.wire.schemas import standard_tables
+
+    cat = {name: list(cols) for name, cols in standard_tables().items()}
+    con = duckdb.connect()
+    for name, cols in cat.items():
+        con.execute(
+            f'CREATE TABLE "{name}" ({", ".join(f"{chr(34)}{c}{chr(34)} {storage_type(t)}" for c, t in cols)})'
+        )
+    con.execute("INSERT INTO Syslog (Computer, SyslogMessage) VALUES ('a', 'an error here'), ('b', 'fine')")
+    con.execute("INSERT INTO SecurityEvent (Computer, Activity) VALUES ('c', 'logon error')")
+    sql = compile_query('search "error" | summarize n = count() by $table | sort by $table asc', cat).sql
+    assert con.execute(sql).fetchall() == [("SecurityEvent", 1), ("Syslog", 1)]
+    assert compile_query('search "error"', cat, dialect="clickhouse").sql

@@ -143,14 +143,22 @@ def _term_expr(term: SearchTerm, columns: list[tuple[str, str]], cs: bool) -> A.
         names = [term.column]
     else:
         names = [n for n, t in columns if t in ("string", "dynamic")]
-    out: A.Expr | None = None
+    tests: list[A.Expr] = []
     for n in names:
         target: A.Expr = A.Name(term.pos, n)
         if types[n] != "string":
             target = A.Call(term.pos, "tostring", (target,))
-        one = A.Binary(term.pos, op, target, A.Literal(term.pos, value, "string"))
-        out = one if out is None else A.Binary(term.pos, "or", out, one)
-    return out if out is not None else A.Literal(term.pos, False, "bool")
+        tests.append(A.Binary(term.pos, op, target, A.Literal(term.pos, value, "string")))
+    return _any(tests, term.pos) if tests else A.Literal(term.pos, False, "bool")
+
+
+def _any(tests: list[A.Expr], pos: A.Pos) -> A.Expr:
+    """`tests` joined by `or` as a balanced tree: a table of 200 string columns (SecurityEvent) made
+    a chain too deep to compile ("The query is nested too deeply" for a bare `search "x"`)."""
+    if len(tests) == 1:
+        return tests[0]
+    half = len(tests) // 2
+    return A.Binary(pos, "or", _any(tests[:half], pos), _any(tests[half:], pos))
 
 
 def _bind(e: A.Expr, columns: list[tuple[str, str]], cs: bool) -> A.Expr:

@@ -26,6 +26,7 @@ from .planner import plan
 from .prune import hint_unchanged, scan_needs
 from .scalars import translate
 from .sqlgen import generate, release
+from .values import parse_datetime
 
 KUSTO_TYPES = ("string", "int", "long", "real", "bool", "datetime", "timespan", "guid", "decimal", "dynamic")
 
@@ -60,6 +61,11 @@ def compile_query(
     tables = {k: list(v) for k, v in catalog.items()}
     with _errors(dialect):
         script = parse(text)
+    query_now = script.options.get("query_now")
+    if isinstance(query_now, str):  # `set query_now = datetime(...)`: what now() and ago() mean
+        stamp = parse_datetime(query_now)
+        if stamp is not None:
+            now = stamp.replace(tzinfo=UTC) if stamp.tzinfo is None else stamp.astimezone(UTC)
     try:
         scans = scan_needs(script, tables)
     except RecursionError:

@@ -1,7 +1,8 @@
 """Script-level parsing: `let`, `set` and `declare` statements, and user function definitions.
 
 Invariant: a script holds at most one tabular expression statement; `set` options are kept as
-written (name -> value) and `declare` statements are skipped.
+written (name -> value; `query_now` sets `now()`), `declare query_parameters(...)` binds each
+parameter to its default like a scalar `let`, and other `declare` statements are skipped.
 """
 
 from __future__ import annotations
@@ -31,8 +32,15 @@ class StatementParser(ParserBase):
                     name += "." + self.ident()
                 value: Any = True
                 if self.accept_op("="):
-                    value = self.advance().value
+                    e = self.expr()  # a literal, `datetime(...)`, a word
+                    value = e.value if isinstance(e, A.Literal) else e.name if isinstance(e, A.Name) else e
                 options[name] = value
+            elif (
+                self.at_word("declare")
+                and self.peek().kind == IDENT
+                and self.peek().value == "query_parameters"
+            ):
+                lets.extend(self.query_parameters())
             elif self.at_word("declare"):
                 while self.tok.kind != EOF and not self.at_op(";"):
                     self.advance()
@@ -45,6 +53,27 @@ class StatementParser(ParserBase):
         if query is None:
             raise KqlError("SyntaxError", "The query has no tabular expression statement", *self.pos())
         return A.Script(tuple(lets), query, options)
+
+    def query_parameters(self) -> list[A.Let]:
+        """`declare query_parameters(name:type [= default], ...)`: each a scalar `let` of its default;
+        one without a default (its value would come with the request) is a null of its type."""
+        self.advance()
+        self.advance()
+        self.expect_op("(")
+        out: list[A.Let] = []
+        while not self.at_op(")"):
+            t = self.tok
+            name = self.ident()
+            self.expect_op(":")
+            kusto_type = self.type_name()
+            value: A.Expr = A.Literal(self.pos(t), None, kusto_type)
+            if self.accept_op("="):
+                value = self.expr()
+            out.append(A.Let(self.pos(t), name, value))
+            if not self.accept_op(","):
+                break
+        self.expect_op(")")
+        return out
 
     def let(self) -> A.Let:
         t = self.expect_word("let")

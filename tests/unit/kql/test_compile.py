@@ -213,3 +213,17 @@ def test_a_bare_search_covers_every_standard_table_even_wide_ones() -> None:
     sql = compile_query('search "error" | summarize n = count() by $table | sort by $table asc', cat).sql
     assert con.execute(sql).fetchall() == [("SecurityEvent", 1), ("Syslog", 1)]
     assert compile_query('search "error"', cat, dialect="clickhouse").sql
+
+
+def test_set_query_now_moves_now_and_ago() -> None:
+    sql = compile_query("set query_now = datetime(2024-01-01); print n = now(), a = ago(1d)", {}).sql
+    assert duckdb.connect().execute(sql).fetchall() == [(datetime(2024, 1, 1), datetime(2023, 12, 31))]
+
+
+def test_declared_query_parameters_take_their_defaults(con: duckdb.DuckDBPyConnection) -> None:
+    kql = (
+        "declare query_parameters(who:string = 'DB1', n:long = 1, missing:string);"
+        " Syslog | where Computer == who | take n | extend m = isnull(missing) | project Computer, m"
+    )
+    sql = compile_query(kql, CATALOG).sql
+    assert con.execute(sql).fetchall() == [("DB1", True)]

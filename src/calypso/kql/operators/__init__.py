@@ -6,11 +6,12 @@ planner's `OPERATORS`/`SOURCES` tables at import time, and touches nothing else.
 
 from __future__ import annotations
 
-from . import evaluate, find, make_series, multi_assign, mv, parse_kv, search, tables, top_nested
+from . import evaluate, find, invoke, make_series, multi_assign, mv, parse_kv, search, tables, top_nested
 
 __all__ = [
     "evaluate",
     "find",
+    "invoke",
     "make_series",
     "multi_assign",
     "mv",

@@ -6,7 +6,19 @@ planner's `OPERATORS`/`SOURCES` tables at import time, and touches nothing else.
 
 from __future__ import annotations
 
-from . import evaluate, find, invoke, make_series, multi_assign, mv, parse_kv, search, tables, top_nested
+from . import (
+    evaluate,
+    find,
+    invoke,
+    make_series,
+    multi_assign,
+    mv,
+    parse_kv,
+    search,
+    tables,
+    top_hitters,
+    top_nested,
+)
 
 __all__ = [
     "evaluate",
@@ -18,5 +30,6 @@ __all__ = [
     "parse_kv",
     "search",
     "tables",
+    "top_hitters",
     "top_nested",
 ]

@@ -17,6 +17,7 @@ from .datetime import DATETIME
 from .dynamic import DYNAMIC
 from .hashing import HASHING
 from .ingestion import INGESTION
+from .network import NETWORK
 from .path import PATH
 from .scalar import SCALAR
 from .series_fit import decompose_anomalies_flags
@@ -37,6 +38,7 @@ SCALARS: dict[str, ScalarFn] = {
     **SESSION,
     **HASHING,
     **XML,
+    **NETWORK,
     "series_decompose_anomalies": decompose_anomalies_flags,
 }
 

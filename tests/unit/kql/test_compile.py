@@ -227,3 +227,10 @@ def test_declared_query_parameters_take_their_defaults(con: duckdb.DuckDBPyConne
     )
     sql = compile_query(kql, CATALOG).sql
     assert con.execute(sql).fetchall() == [("DB1", True)]
+
+
+def test_partition_refuses_what_it_cannot_run_per_group() -> None:
+    with pytest.raises(KqlError) as e:
+        compile_query("Syslog | partition by Computer (distinct SyslogMessage)", CATALOG)
+    assert e.value.code == "UnsupportedOperator" and "distinct" in e.value.message
+    assert (e.value.line, e.value.column) == (1, 33)  # where `distinct` stands

@@ -12,6 +12,7 @@ from ..binder import Scope, Typed
 from ..errors import KqlError, did_you_mean
 from .aggregate import AGGREGATES
 from .base import ScalarFn
+from .bitwise import BITWISE
 from .charmap import CHARMAP
 from .datetime import DATETIME
 from .dynamic import DYNAMIC
@@ -39,6 +40,7 @@ SCALARS: dict[str, ScalarFn] = {
     **HASHING,
     **XML,
     **NETWORK,
+    **BITWISE,
     "series_decompose_anomalies": decompose_anomalies_flags,
 }
 

@@ -346,9 +346,67 @@ def _format_datetime(call: A.Call, scope: Scope) -> Typed:
     return Typed(d.concat(*parts) if len(parts) > 1 else parts[0], "string", v.is_agg)
 
 
+_SPAN_DELIMITERS = frozenset(" /-:,._[]")
+# specifier letter -> (ticks per unit, modulo, longest run); f/F (fractions) are handled apart
+_SPAN_PARTS = {
+    "d": (864_000_000_000, None, 8),
+    "h": (36_000_000_000, 24, 2),
+    "H": (36_000_000_000, 24, 2),
+    "m": (600_000_000, 60, 2),
+    "s": (10_000_000, 60, 2),
+}
+
+
+def _span_element(letter: str, width: int, ticks: exp.Expression, scope: Scope) -> exp.Expression:
+    d = scope.ctx.dialect
+    if letter in ("f", "F"):
+        digits = d.substring(
+            fn(
+                "lpad", d.to_string(exp.Mod(this=ticks, expression=lit(10_000_000)), "long"), lit(7), lit("0")
+            ),
+            lit(0),
+            lit(width),
+        )
+        # F: the same digits without trailing zeros, nothing when they are all zero
+        return digits if letter == "f" else d.regex_replace(digits, lit("0+$"), lit(""))
+    unit, modulo, _ = _SPAN_PARTS[letter]
+    value: exp.Expression = d.int_div(ticks, lit(unit))
+    if modulo is not None:
+        value = exp.Mod(this=value, expression=lit(modulo))
+    text = d.to_string(value, "long")
+    if width == 1:
+        return text
+    width_sql = cast(fn("greatest", lit(width), d.str_length(text.copy())), "INTEGER")
+    return fn("lpad", text, width_sql, lit("0"))
+
+
 def _format_timespan_fn(call: A.Call, scope: Scope) -> Typed:
-    (v,) = args(call, scope, 1)
-    return Typed(format_timespan_sql(v.sql, scope), "string", v.is_agg)
+    """Kusto's custom format: d..dddddddd, h/hh (or H/HH), m/mm, s/ss, f..fffffff, F..FFFFFFF and
+    the delimiters ` /-:,._[]`; a negative timespan is formatted by its absolute value after a `-`
+    (Kusto documents no sign element); null gives "" (Kusto strings are never null)."""
+    v, _ = args(call, scope, 2)
+    fmt = literal_str(call, 1)
+    d = scope.ctx.dialect
+    ticks = fn("abs", v.sql)
+    parts: list[exp.Expression] = [
+        exp.If(this=exp.LT(this=v.sql, expression=lit(0)), true=lit("-"), false=lit(""))
+    ]
+    i = 0
+    while i < len(fmt):
+        c = fmt[i]
+        run = len(fmt[i:]) - len(fmt[i:].lstrip(c))
+        if c in _SPAN_DELIMITERS:
+            parts.append(lit(c))
+            i += 1
+            continue
+        longest = 7 if c in ("f", "F") else _SPAN_PARTS[c][2] if c in _SPAN_PARTS else 0
+        if run > longest:
+            raise KqlError(
+                "TypeMismatch", f"format_timespan: '{c * run}' is not a supported format element", *call.pos
+            )
+        parts.append(_span_element(c, run, ticks, scope))
+        i += run
+    return Typed(fn("coalesce", d.concat(*parts), lit("")), "string", v.is_agg)
 
 
 DATETIME: dict[str, ScalarFn] = {

@@ -113,7 +113,13 @@ class Dialect:
     def regex_extract(self, s: exp.Expression, pattern: exp.Expression, group: int) -> exp.Expression:
         raise NotImplementedError
 
-    def regex_extract_all(self, s: exp.Expression, pattern: exp.Expression) -> exp.Expression:
+    def regex_extract_all(self, s: exp.Expression, pattern: exp.Expression, group: int = 0) -> exp.Expression:
+        raise NotImplementedError
+
+    def regex_extract_groups(
+        self, s: exp.Expression, pattern: exp.Expression, groups: list[int]
+    ) -> exp.Expression:
+        """JSON array with one array per match: the given (1-based) groups' texts, in that order."""
         raise NotImplementedError
 
     def regex_replace(

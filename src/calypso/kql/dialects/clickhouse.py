@@ -115,6 +115,14 @@ class ClickHouse(Dialect):
     def regex_extract_all(self, s: exp.Expression, pattern: exp.Expression, group: int = 0) -> exp.Expression:
         return fn("toJSONString", fn("extractAll", s, pattern))
 
+    def regex_extract_groups(
+        self, s: exp.Expression, pattern: exp.Expression, groups: list[int]
+    ) -> exp.Expression:
+        match = exp.to_identifier("_m")
+        picked = exp.Array(expressions=[fn("arrayElement", exp.column("_m"), lit(g)) for g in groups])
+        pick = exp.Lambda(this=picked, expressions=[match])
+        return fn("toJSONString", fn("arrayMap", pick, fn("extractAllGroupsVertical", s, pattern)))
+
     def regex_replace(
         self, s: exp.Expression, pattern: exp.Expression, repl: exp.Expression
     ) -> exp.Expression:

@@ -82,6 +82,30 @@ class DuckDB(Dialect):
     def regex_extract_all(self, s: exp.Expression, pattern: exp.Expression, group: int = 0) -> exp.Expression:
         return fn("to_json", fn("regexp_extract_all", s, pattern, lit(group)))
 
+    def regex_extract_groups(
+        self, s: exp.Expression, pattern: exp.Expression, groups: list[int]
+    ) -> exp.Expression:
+        # one list per group, bound once (as `_g`), then read across into one list per match
+        per_group = exp.Array(expressions=[fn("regexp_extract_all", s, pattern, lit(g)) for g in groups])
+        g, i = exp.column("_g"), exp.column("_i")
+        row = exp.Array(
+            expressions=[
+                fn("list_extract", fn("list_extract", g, lit(k)), i) for k in range(1, len(groups) + 1)
+            ]
+        )
+        matches = fn("len", fn("list_extract", g, lit(1)))
+        zipped = fn(
+            "list_transform",
+            fn("range", lit(1), exp.Add(this=matches, expression=lit(1))),
+            exp.Lambda(this=row, expressions=[exp.to_identifier("_i")]),
+        )
+        bound = fn(
+            "list_transform",
+            exp.Array(expressions=[per_group]),
+            exp.Lambda(this=zipped, expressions=[exp.to_identifier("_g")]),
+        )
+        return fn("to_json", fn("list_extract", bound, lit(1)))
+
     def regex_replace(
         self, s: exp.Expression, pattern: exp.Expression, repl: exp.Expression
     ) -> exp.Expression:

@@ -114,21 +114,55 @@ def _extract(call: A.Call, scope: Scope) -> Typed:
 
 
 def _extract_all(call: A.Call, scope: Scope) -> Typed:
+    """extract_all(regex, [captureGroups,] source): a flat array of matches for one group, an array
+    per match for several (all of the regex's by default); null when nothing matches."""
     vals = args(call, scope, 2, 3)
     p, s = as_string(vals[0], scope), as_string(vals[-1], scope)
-    groups = 0
-    if isinstance(call.args[0], A.Literal) and isinstance(call.args[0].value, str):
-        try:
-            groups = re.compile(call.args[0].value).groups
-        except re.error:
-            groups = 1
-    if groups > 1:
-        raise KqlError(
-            "UnsupportedFunction", "extract_all with several capture groups is not supported", *call.pos
-        )
+    groups = _capture_groups(call)
+    regex = call.args[0]
+    if isinstance(regex, A.Literal) and isinstance(regex.value, str):  # RE2 names groups (?P<name>...)
+        p = Typed(lit(_python_groups(regex.value)), "string")
     d = scope.ctx.dialect
-    res = d.regex_extract_all(s.sql, p.sql, 1 if groups else 0)  # type: ignore[call-arg]
-    return Typed(res, "dynamic", agg_flag(*vals))
+    if len(groups) > 1:
+        res = d.regex_extract_groups(s.sql, p.sql, groups)
+    else:
+        res = d.regex_extract_all(s.sql, p.sql, groups[0] if groups else 0)
+    none = exp.EQ(this=res, expression=lit("[]"))
+    return Typed(exp.If(this=none, true=exp.Null(), false=res), "dynamic", agg_flag(*vals))
+
+
+def _python_groups(regex: str) -> str:
+    """Kusto's named groups `(?<name>...)` spelled `(?P<name>...)`, as Python and RE2 read them."""
+    return re.sub(r"\(\?<(?=[A-Za-z_])", "(?P<", regex)
+
+
+def _capture_groups(call: A.Call) -> list[int]:
+    """The 1-based groups extract_all returns: its captureGroups (numbers or names), else all the
+    regex's (none: the whole match). Known only for a literal regex; otherwise group 1."""
+    regex = call.args[0]
+    if not (isinstance(regex, A.Literal) and isinstance(regex.value, str)):
+        return [1]
+    try:
+        compiled = re.compile(_python_groups(regex.value))
+    except re.error:
+        return [1]
+    if len(call.args) == 3:
+        chosen = call.args[1]
+        items = chosen.value if isinstance(chosen, A.DynamicLiteral) else None
+        if not isinstance(items, list) or not items:
+            raise KqlError(
+                "SyntaxError", "extract_all's captureGroups must be a literal dynamic array", *chosen.pos
+            )
+        out = []
+        for item in items:
+            index = compiled.groupindex.get(item) if isinstance(item, str) else item
+            if not isinstance(index, int) or not 1 <= index <= compiled.groups:
+                raise KqlError(
+                    "SyntaxError", f"extract_all: no capture group {item!r} in the regex", *chosen.pos
+                )
+            out.append(index)
+        return out
+    return list(range(1, compiled.groups + 1))
 
 
 def _trim(kind: str) -> ScalarFn:

@@ -24,6 +24,8 @@ from .scalar import SCALAR
 from .series_fit import decompose_anomalies_flags
 from .session import SESSION
 from .string import STRING
+from .text import TEXT
+from .url import URLS
 from .window import WINDOW
 from .xml import XML
 
@@ -40,6 +42,8 @@ SCALARS: dict[str, ScalarFn] = {
     **HASHING,
     **XML,
     **NETWORK,
+    **TEXT,
+    **URLS,
     **BITWISE,
     "series_decompose_anomalies": decompose_anomalies_flags,
 }

@@ -22,10 +22,9 @@ from .network import NETWORK
 from .path import PATH
 from .scalar import SCALAR
 from .series_fit import decompose_anomalies_flags
+from .series_ops import SERIES_OPS
 from .session import SESSION
 from .string import STRING
-from .text import TEXT
-from .url import URLS
 from .window import WINDOW
 from .xml import XML
 
@@ -39,11 +38,10 @@ SCALARS: dict[str, ScalarFn] = {
     **INGESTION,
     **CHARMAP,
     **SESSION,
+    **SERIES_OPS,
     **HASHING,
     **XML,
     **NETWORK,
-    **TEXT,
-    **URLS,
     **BITWISE,
     "series_decompose_anomalies": decompose_anomalies_flags,
 }

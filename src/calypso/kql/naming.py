@@ -180,12 +180,14 @@ def _index_name(e: A.Expr) -> str:
     return ""
 
 
-def _call_name(e: A.Call, table: dict[str, tuple[str, str]]) -> str | None:
+def _call_name(
+    e: A.Call, table: dict[str, tuple[str, str]], arg_name: Callable[[A.Expr], str | None] | None = None
+) -> str | None:
     rule = table.get(e.name)
     if rule is None:
         return None
     kind, prefix = rule
-    first = expr_name(e.args[0]) if e.args else None
+    first = (arg_name or expr_name)(e.args[0]) if e.args else None
     return _KINDS[kind](e, prefix, first)
 
 
@@ -249,6 +251,19 @@ def percentile_names(e: A.Call) -> list[str]:
     return [f"percentile_{base or ''}_{_percent_text(v)}" for v in values]
 
 
+def _summarize_name(e: A.Expr) -> str | None:
+    """Inside summarize an aggregate argument is named as an aggregate (`dcount_hll(hll(X))` ->
+    `dcount_hll_hll_X`, `tostring(count())` -> `count_`)."""
+    if not isinstance(e, A.Call):
+        return expr_name(e)
+    if e.name in AGG_NAMES or e.name in _PERCENTILE_AGGS:
+        return agg_name(e)
+    return _call_name(e, RESULT_NAMES, _summarize_name)
+
+
+_PERCENTILE_AGGS = ("percentile", "percentilew", "percentiles_array", "percentilesw_array")
+
+
 def agg_name(e: A.Expr) -> str:
     """`count()` -> `count_`, `avg(X)` -> `avg_X`, `take_any(X)` -> `X`; `ColumnN` is left to callers."""
     if isinstance(e, A.Call):
@@ -260,5 +275,5 @@ def agg_name(e: A.Expr) -> str:
         if e.name in AGG_NAMES:
             name = _call_name(e, AGG_NAMES)
             return name if name is not None else "Column1"
-        return expr_name(e) or "Column1"
+        return _summarize_name(e) or "Column1"
     return expr_name(e) or "Column1"

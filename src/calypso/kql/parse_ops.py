@@ -120,6 +120,7 @@ OPERATORS: dict[str, _Op] = {
     "limit": Parser.op_take,
     "top": Parser.op_top,
     "count": Parser.op_count,
+    "sample-distinct": Parser.op_sample_distinct,
     "distinct": Parser.op_distinct,
     "join": Parser.op_join,
     "lookup": Parser.op_lookup,

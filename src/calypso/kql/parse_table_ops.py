@@ -146,6 +146,10 @@ class TableOperators(ParserBase):
         return A.Pipe(p, src, A.Top(p, n, self.sort_key()))
 
     def op_count(self, src: A.Tabular, p: A.Pos) -> A.Tabular:
+        if self.at_word("as"):  # `count as N`: the count in a column named N
+            self.advance()
+            name = self.ident()
+            return A.Pipe(p, src, A.Summarize(p, (A.Assign((name,), A.Call(p, "count", ())),), ()))
         return A.Pipe(p, src, A.Count(p))
 
     def op_distinct(self, src: A.Tabular, p: A.Pos) -> A.Tabular:
@@ -261,6 +265,15 @@ class TableOperators(ParserBase):
 
     def op_sample(self, src: A.Tabular, p: A.Pos) -> A.Tabular:
         return A.Pipe(p, src, A.Sample(p, self.expr()))
+
+    def op_sample_distinct(self, src: A.Tabular, p: A.Pos) -> A.Tabular:
+        """`sample-distinct N of Column`: up to N distinct values of Column (which ones is unspecified)."""
+        self.skip_hints()
+        count = self.expr()
+        self.expect_word("of")
+        column = self.expr()
+        distinct = A.Pipe(p, src, A.Summarize(p, (), (A.Assign((), column),)))
+        return A.Pipe(p, distinct, A.Take(p, count))
 
     def op_as(self, src: A.Tabular, p: A.Pos) -> A.Tabular:
         self.skip_hints()

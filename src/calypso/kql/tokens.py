@@ -33,6 +33,7 @@ HYPHENATED = frozenset(
         "make-series",
         "top-nested",
         "top-hitters",
+        "sample-distinct",
     }
 )
 

@@ -17,6 +17,7 @@ from .charmap import CHARMAP
 from .datetime import DATETIME
 from .dynamic import DYNAMIC
 from .hashing import HASHING
+from .hll import HLL
 from .ingestion import INGESTION
 from .network import NETWORK
 from .path import PATH
@@ -43,6 +44,7 @@ SCALARS: dict[str, ScalarFn] = {
     **XML,
     **NETWORK,
     **BITWISE,
+    **HLL,
     "series_decompose_anomalies": decompose_anomalies_flags,
 }
 
@@ -56,10 +58,7 @@ KNOWN_UNSUPPORTED = frozenset(
         "cursor_after",
         "current_cluster_endpoint",
         "geo_info_from_ip_address",
-        "hll",
-        "hll_merge",
         "tdigest",
-        "make_bag_if",
     }
 )
 
@@ -72,7 +71,8 @@ def call_function(call: A.Call, scope: Scope) -> Typed:
         from ..compiler import call_user_scalar
 
         return call_user_scalar(call, scope)
-    if name in AGGREGATES:
+    # a name that is both (hll_merge) is the scalar outside summarize
+    if name in AGGREGATES and not (scope.row_context and name in SCALARS):
         if scope.row_context:
             raise KqlError(
                 "TypeMismatch", f"Aggregate function '{name}' can only be used inside summarize", *call.pos

@@ -1,8 +1,9 @@
 """Aggregate functions for summarize (one registry entry each); `arg_max`/`arg_min` live in the planner.
 
-Invariant: aggregates skip nulls like Kusto; `dcount` is exact (no HyperLogLog error); `count()`
-and `dcount` are `long`; `sum` of ints is `long`; `make_list`/`make_set` return JSON arrays ([]
-for no values).
+Invariant: aggregates skip nulls like Kusto (except `make_list_with_nulls`, which keeps them as JSON
+nulls); `dcount` is exact (no HyperLogLog error, and `hll` sketches are exact too, see hll.py);
+`count()` and `dcount` are `long`; `sum` of ints is `long`; `stdev*`/`variance*` are `real`;
+`make_list`/`make_set` return JSON arrays ([] for no values).
 """
 
 from __future__ import annotations
@@ -97,6 +98,37 @@ def _dialect_agg(name: str, out: Callable[[str], str]) -> AggFn:
     return f
 
 
+def _dialect_agg_if(name: str, out: Callable[[str], str]) -> AggFn:
+    def f(call: A.Call, scope: Scope) -> Typed:
+        v, c = _row_args(call, scope, 2)
+        return Typed(
+            scope.ctx.dialect.agg(name, [exp.If(this=c.sql, true=v.sql, false=exp.Null())]), out(v.type), True
+        )
+
+    return f
+
+
+def _take_anyif(call: A.Call, scope: Scope) -> Typed:
+    v, c = _row_args(call, scope, 2)
+    value = v.sql
+    if v.type == "string":  # Kusto tries to return a non-empty value; "" when none qualifies
+        value = fn("nullif", value, lit(""))
+    picked = scope.ctx.dialect.agg("any", [exp.If(this=c.sql, true=value, false=exp.Null())])
+    if v.type == "string":
+        picked = fn("coalesce", picked, lit(""))
+    return Typed(picked, v.type, True)
+
+
+def _make_list_with_nulls(call: A.Call, scope: Scope) -> Typed:
+    (v,) = _row_args(call, scope, 1)
+    d = scope.ctx.dialect
+    if d.name == "clickhouse":  # groupArray skips nulls: collect JSON texts, null as 'null'
+        items = fn("groupArray", fn("ifNull", d.to_json(v.sql, v.type), lit("null")))
+        arr = d.concat(lit("["), fn("arrayStringConcat", items, lit(",")), lit("]"))
+        return Typed(arr, "dynamic", True)
+    return Typed(fn("coalesce", fn("to_json", fn("list", v.sql)), d.json_literal("[]")), "dynamic", True)
+
+
 def _percentile(call: A.Call, scope: Scope) -> Typed:
     v, p = _row_args(call, scope, 2)
     pct = p.sql
@@ -131,11 +163,19 @@ AGGREGATES: dict[str, AggFn] = {
     "stdevp": _dialect_agg("stdevp", _real),
     "variance": _dialect_agg("variance", _real),
     "variancep": _dialect_agg("variancep", _real),
+    "stdevif": _dialect_agg_if("stdev", _real),
+    "varianceif": _dialect_agg_if("variance", _real),
+    "take_anyif": _take_anyif,
+    "make_list_with_nulls": _make_list_with_nulls,
     "any": _dialect_agg("any", _same),
     "take_any": _dialect_agg("any", _same),
     "count_distinct": _dcount,
 }
 
+from .hll import HLL_AGGREGATES  # noqa: E402
+from .make_bag import MAKE_BAG_AGGREGATES  # noqa: E402
 from .percentiles import PERCENTILE_AGGREGATES  # noqa: E402
 
 AGGREGATES.update(PERCENTILE_AGGREGATES)
+AGGREGATES.update(HLL_AGGREGATES)
+AGGREGATES.update(MAKE_BAG_AGGREGATES)

@@ -1,6 +1,6 @@
 """Element-wise series_* functions (arithmetic, comparisons, math) and the registry of the series
-array families (`SERIES_OPS`: these, the fills of `series_fill` and the reductions of
-`series_vector`).
+array families (`SERIES_OPS`: these, the fills of `series_fill`, the reductions of
+`series_vector` and series_stats_dynamic).
 
 Invariant (Kusto's documented semantics): each result is a dynamic array with one element per
 position; a position where an input element is not a JSON number, or is past the end of the shorter
@@ -23,6 +23,7 @@ from ..errors import KqlError
 from .base import ScalarFn, args
 from .series_arrays import Spell, json_double, let, nums, spell
 from .series_fill import SERIES_FILL
+from .series_stats import series_stats_dynamic
 from .series_vector import SERIES_VECTOR
 from .template import render, slot
 
@@ -146,6 +147,7 @@ SERIES_OPS: dict[str, ScalarFn] = {
     "series_log": _unary(_log),
     "series_floor": _unary(_math("floor")),
     "series_ceiling": _unary(_math("ceil")),
+    "series_stats_dynamic": series_stats_dynamic,
     **SERIES_FILL,
     **SERIES_VECTOR,
 }

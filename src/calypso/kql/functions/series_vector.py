@@ -117,7 +117,7 @@ def series_cosine_similarity(call: A.Call, scope: Scope) -> Typed:
 
 
 def _reduce(f: str) -> ScalarFn:
-    """f(s, list) spelled per reduction: the list's doubles, null when empty."""
+    """series_sum / series_product / series_magnitude of the numeric elements (null when empty)."""
 
     def build(call: A.Call, scope: Scope) -> Typed:
         (a,) = args(call, scope, 1)

@@ -11,6 +11,7 @@ from .. import ast as A
 from ..binder import Scope, Typed
 from ..errors import KqlError, did_you_mean
 from .aggregate import AGGREGATES
+from .arrays import ARRAYS
 from .base import ScalarFn
 from .bitwise import BITWISE
 from .charmap import CHARMAP
@@ -34,6 +35,7 @@ SCALARS: dict[str, ScalarFn] = {
     **STRING,
     **DATETIME,
     **DYNAMIC,
+    **ARRAYS,
     **WINDOW,
     **PATH,
     **INGESTION,

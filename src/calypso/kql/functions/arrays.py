@@ -1,5 +1,6 @@
 """Dynamic-array functions: set_union/intersect/difference, zip, array_sort_*, array_reverse,
-array_sum, array_iff, array_rotate_*, array_shift_*, array_split, jaccard_index, range().
+array_sum, array_iff, array_rotate_*, array_shift_*, array_split, jaccard_index, range(); `ARRAYS`
+also carries the property-bag functions of `array_bags`.
 
 Invariant: Kusto's documented semantics on both engines, from one template per function over
 `array_ops` (elements compared as minified JSON text). Sets keep first-seen order without
@@ -15,6 +16,7 @@ from __future__ import annotations
 from .. import ast as A
 from ..binder import NUMERIC, Scope, Typed
 from ..errors import KqlError
+from .array_bags import BAGS
 from .array_ops import ArrayOps, ops_for
 from .base import ScalarFn, agg_flag, args
 from .template import render, slot
@@ -285,4 +287,5 @@ ARRAYS: dict[str, ScalarFn] = {
     "array_iif": _array_iff,
     "array_split": _array_split,
     "range": _range,
+    **BAGS,
 }

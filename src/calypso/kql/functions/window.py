@@ -1,10 +1,15 @@
-"""Window functions of serialized row sets: `row_number`, `prev`, `next`, `row_cumsum`.
+"""Window functions of serialized row sets: `row_number`, `prev`, `next`, `row_cumsum`, `row_rank_dense`,
+`row_rank_min`.
 
 Invariant: each function reads rows in the order the previous operator left them (`sort`,
 `serialize`, `top`), as Kusto does after `serialize`; the SQL uses an empty `OVER ()` (or a running
 frame), which DuckDB evaluates in the order its input preserves. Arguments that need a per-row
 restart (`row_number(1, restart)`, `row_cumsum(x, restart)`) are refused with `UnsupportedFunction`
-rather than approximated.
+rather than approximated. `row_rank_dense(t)` starts at 1 and grows by 1 on each row whose term
+differs from the previous row's (null counts as a value). `row_rank_min(t)` is computed in the same
+single pass, as the row number of the first row of the run of equal terms the row is in: the
+documented "smallest row number at which the term appears" when the rows are sorted by the term (the
+documented use); a term that comes back after another one starts a new run.
 """
 
 from __future__ import annotations
@@ -74,9 +79,38 @@ def _row_cumsum(call: A.Call, scope: Scope) -> Typed:
     return Typed(total, out)
 
 
+def _run_starts(call: A.Call, scope: Scope) -> tuple[exp.Expression, exp.Expression]:
+    """(row number, whether the row starts a run of equal terms: the first row or a changed term)."""
+    vals = args(call, scope, 1, 2)
+    _no_restart(call, 1)
+    term = vals[0].sql
+    number = exp.Window(this=exp.RowNumber())
+    changed = exp.NullSafeNEQ(this=term, expression=exp.Window(this=exp.Lag(this=term.copy(), offset=lit(1))))
+    return number, exp.Or(this=exp.EQ(this=number.copy(), expression=lit(1)), expression=changed)
+
+
+def _running(agg: type[exp.Sum] | type[exp.Max], value: exp.Expression) -> exp.Expression:
+    # nested windows are computed one layer down (window_layers); no PARTITION BY, which would
+    # reorder the serialized rows
+    frame = exp.WindowSpec(kind="ROWS", start="UNBOUNDED", start_side="PRECEDING", end="CURRENT ROW")
+    return cast(exp.Window(this=agg(this=value), spec=frame), "BIGINT")
+
+
+def _row_rank_dense(call: A.Call, scope: Scope) -> Typed:
+    _, starts = _run_starts(call, scope)
+    return Typed(_running(exp.Sum, exp.If(this=starts, true=lit(1), false=lit(0))), "long")
+
+
+def _row_rank_min(call: A.Call, scope: Scope) -> Typed:
+    number, starts = _run_starts(call, scope)
+    return Typed(_running(exp.Max, exp.If(this=starts, true=number.copy(), false=lit(0))), "long")
+
+
 WINDOW: dict[str, ScalarFn] = {
     "row_number": _row_number,
     "prev": _prev,
     "next": _next,
     "row_cumsum": _row_cumsum,
+    "row_rank_dense": _row_rank_dense,
+    "row_rank_min": _row_rank_min,
 }

@@ -23,7 +23,7 @@ from sqlglot import exp
 from .. import ast as A
 from ..binder import NUMERIC, Scope, Typed
 from ..errors import KqlError
-from .base import args
+from .base import agg_flag, args
 from .series_arrays import Spell, json_double, let, spell
 from .template import render, slot
 
@@ -69,8 +69,8 @@ def _bound(s: Spell, scope: Scope, series: str, placeholder: str | None, body: s
     return let(s, "_raw", series, let(s, "_s", s.items("_raw"), let(s, "_m", mask, body)))
 
 
-def _done(call: A.Call, scope: Scope, text: str, a: _Args) -> Typed:
-    return Typed(render(text, scope.ctx.dialect.sqlglot_dialect, *a.sql), "dynamic")
+def _done(scope: Scope, text: str, a: _Args, vals: list[Typed]) -> Typed:
+    return Typed(render(text, scope.ctx.dialect.sqlglot_dialect, *a.sql), "dynamic", agg_flag(*vals))
 
 
 def series_fill_const(call: A.Call, scope: Scope) -> Typed:
@@ -87,7 +87,7 @@ def series_fill_const(call: A.Call, scope: Scope) -> Typed:
     body = s.map(
         "_e", f"CASE WHEN {_missing(s, scope, placeholder)} THEN {const} ELSE _e END", s.items(series)
     )
-    return _done(call, scope, s.array(body), a)
+    return _done(scope, s.array(body), a, vals)
 
 
 def _fill_side(call: A.Call, scope: Scope, forward: bool) -> Typed:
@@ -101,7 +101,7 @@ def _fill_side(call: A.Call, scope: Scope, forward: bool) -> Typed:
         placeholder = a.add(vals[1].sql)
     near = s.prev_present("_m") if forward else s.next_present("_m")
     fill = s.tab(s.length("_s"), "_i", f"coalesce({s.at('_s', s.at('_n', '_i'))}, {s.at('_s', '_i')})")
-    return _done(call, scope, s.array(_bound(s, scope, series, placeholder, let(s, "_n", near, fill))), a)
+    return _done(scope, s.array(_bound(s, scope, series, placeholder, let(s, "_n", near, fill))), a, vals)
 
 
 def series_fill_forward(call: A.Call, scope: Scope) -> Typed:
@@ -161,7 +161,7 @@ def series_fill_linear(call: A.Call, scope: Scope) -> Typed:
             ),
         ),
     )
-    return _done(call, scope, s.array(_bound(s, scope, series, placeholder, body)), a)
+    return _done(scope, s.array(_bound(s, scope, series, placeholder, body)), a, vals)
 
 
 SERIES_FILL = {

@@ -20,7 +20,7 @@ from collections.abc import Callable
 from .. import ast as A
 from ..binder import NUMERIC, Scope, Typed
 from ..errors import KqlError
-from .base import ScalarFn, args
+from .base import ScalarFn, agg_flag, args
 from .series_arrays import Spell, json_double, let, nums, spell
 from .series_fill import SERIES_FILL
 from .series_stats import series_stats_dynamic
@@ -79,7 +79,8 @@ def _binary(body: Body) -> ScalarFn:
         both_int = f"({a.is_int(s)} AND {b.is_int(s)})"
         element = body(s, a.value(s), b.value(s), both_int)
         text = a.bind(s, scope, b.bind(s, scope, s.array(s.tab(n, "_i", element))))
-        return Typed(render(text, scope.ctx.dialect.sqlglot_dialect, vals[0].sql, vals[1].sql), "dynamic")
+        sql = render(text, scope.ctx.dialect.sqlglot_dialect, vals[0].sql, vals[1].sql)
+        return Typed(sql, "dynamic", agg_flag(*vals))
 
     return build
 
@@ -112,7 +113,7 @@ def _unary(body: Unary) -> ScalarFn:
             )
         s, o = spell(call, scope), _Operand(call, scope, t, 0)
         text = o.bind(s, scope, s.array(s.tab(s.length(o.var), "_i", body(s, o.value(s), o.is_int(s)))))
-        return Typed(render(text, scope.ctx.dialect.sqlglot_dialect, t.sql), "dynamic")
+        return Typed(render(text, scope.ctx.dialect.sqlglot_dialect, t.sql), "dynamic", t.is_agg)
 
     return build
 

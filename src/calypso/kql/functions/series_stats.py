@@ -14,7 +14,7 @@ from __future__ import annotations
 from .. import ast as A
 from ..binder import Scope, Typed
 from ..errors import KqlError
-from .base import args
+from .base import agg_flag, args
 from .series_arrays import let, nums, spell
 from .template import render, slot
 
@@ -77,4 +77,5 @@ def series_stats_dynamic(call: A.Call, scope: Scope) -> Typed:
     ok = f"(({ignore}) OR {s.count('_x')} = {s.length('_x')}) AND {n} > 0"
     body = let(s, "_f", _PRESENT[d], let(s, "_ok", ok, let(s, "_avg", f"{s.sum('_f')} / {n}", bag)))
     text = let(s, "_x", nums(s, s.items(slot(0))), body)
-    return Typed(render(text, scope.ctx.dialect.sqlglot_dialect, *(v.sql for v in vals)), "dynamic")
+    sql = render(text, scope.ctx.dialect.sqlglot_dialect, *(v.sql for v in vals))
+    return Typed(sql, "dynamic", agg_flag(*vals))

@@ -18,7 +18,7 @@ from __future__ import annotations
 from .. import ast as A
 from ..binder import NUMERIC, Scope, Typed
 from ..errors import KqlError
-from .base import ScalarFn, args
+from .base import ScalarFn, agg_flag, args
 from .series_arrays import Spell, let, nums, spell
 from .template import render, slot
 
@@ -37,7 +37,9 @@ def _array(call: A.Call, t: Typed, i: int) -> None:
 
 
 def _real(call: A.Call, scope: Scope, text: str, *vals: Typed) -> Typed:
-    return Typed(render(text, scope.ctx.dialect.sqlglot_dialect, *(v.sql for v in vals)), "real")
+    return Typed(
+        render(text, scope.ctx.dialect.sqlglot_dialect, *(v.sql for v in vals)), "real", agg_flag(*vals)
+    )
 
 
 def series_pearson_correlation(call: A.Call, scope: Scope) -> Typed:

@@ -1,5 +1,5 @@
 """Text functions: extract_json, hash_sha1, isascii, isutf8, regex_quote, strrep, new_guid,
-unicode_codepoints_from_string (to_utf8).
+unicode_codepoints_from_string (to_utf8), unicode_codepoints_to_string (make_string), indexof_regex.
 
 Invariants (Kusto's documented semantics):
 - extract_json(path, text [, typeof(T)]) is `tostring(parse_json(text)<path>)`, or the conversion to
@@ -12,7 +12,13 @@ Invariants (Kusto's documented semantics):
 - regex_quote escapes the RE2 metacharacters \\ . ^ $ | ? * + ( ) [ ] { } with a backslash.
 - strrep repeats tostring(value) `multiplier` times (capped at 1024, as documented), joined by
   tostring(delimiter); a multiplier under 1 gives "".
-- unicode_codepoints_from_string gives the dynamic array of the string's code points.
+- unicode_codepoints_from_string gives the dynamic array of the string's code points;
+  unicode_codepoints_to_string takes up to 64 ints, longs or dynamic arrays of them and gives null
+  when one is not a Unicode scalar value (negative, over 0x10FFFF or a surrogate).
+- indexof_regex(s, re [, start [, length [, occurrence]]]) is the 0-based index in `s` of the
+  occurrence-th non-overlapping match inside the `length` characters from `start` (-1: unlimited),
+  -1 when there is none; null when start < 0, occurrence < 0 or length < -1. On ClickHouse the
+  regular expression must be a constant.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ from ..binder import Scope, Typed
 from ..dialects.base import cast, fn, lit
 from ..errors import KqlError
 from .base import ScalarFn, agg_flag, args, as_string
+from .template import render, slot
 
 STEP = re.compile(r"""\.([A-Za-z_][A-Za-z0-9_]*)|\[\s*(?:'([^']*)'|"([^"]*)"|([0-9]+))\s*\]""")
 CONVERTERS = {
@@ -169,6 +176,99 @@ def _codepoints(call: A.Call, scope: Scope) -> Typed:
     return Typed(fn("to_json", fn("list_transform", chars, lam)), "dynamic", a.is_agg)
 
 
+_INVALID_POINT = "_c IS NULL OR _c < 0 OR _c > 1114111 OR (_c >= 55296 AND _c <= 57343)"
+# (valid, text) of a list of code points (slot 0); ClickHouse goes through UTF-32 like _codepoints
+FROM_POINTS = {
+    "duckdb": (
+        f"len(list_filter({slot(0)}, lambda _c: {_INVALID_POINT})) = 0",
+        f"array_to_string(list_transform({slot(0)}, lambda _c: chr(CAST(_c AS INTEGER))), '')",
+    ),
+    "clickhouse": (
+        f"arrayCount(_c -> {_INVALID_POINT}, {slot(0)}) = 0",
+        "convertCharset(arrayStringConcat(arrayMap(_c -> char(intDiv(assumeNotNull(_c), 16777216) % 256, "
+        "intDiv(assumeNotNull(_c), 65536) % 256, intDiv(assumeNotNull(_c), 256) % 256, "
+        f"assumeNotNull(_c) % 256), {slot(0)})), 'UTF-32BE', 'UTF-8')",
+    ),
+}
+
+
+def _points_list(t: Typed, node: A.Expr, scope: Scope) -> exp.Expression:
+    """A SQL list of BIGINT code points from an int/long or a dynamic array argument."""
+    if t.type in ("int", "long"):
+        return exp.Array(expressions=[cast(t.sql, "BIGINT")])
+    if t.type != "dynamic":
+        raise KqlError("TypeMismatch", "Code points must be int, long or a dynamic array", *node.pos)
+    if scope.ctx.dialect.name == "clickhouse":
+        return fn("JSONExtract", fn("ifNull", t.sql, lit("[]")), lit("Array(Nullable(Int64))"))
+    strings = fn("json_extract_string", cast(t.sql, "JSON"), lit("$[*]"))
+    return exp.TryCast(this=strings, to=exp.DataType.build("BIGINT[]", dialect="duckdb"))
+
+
+def _from_codepoints(call: A.Call, scope: Scope) -> Typed:
+    vals = args(call, scope, 1, 64)
+    d = scope.ctx.dialect
+    lists = [_points_list(t, node, scope) for t, node in zip(vals, call.args, strict=True)]
+    points = lists[0]
+    for more in lists[1:]:
+        points = fn("arrayConcat" if d.name == "clickhouse" else "list_concat", points, more)
+    if d.name not in FROM_POINTS:
+        raise KqlError("UnsupportedFunction", f"{call.name} is not supported by {d.name}", *call.pos)
+    valid, text = (render(t, d.sqlglot_dialect, points) for t in FROM_POINTS[d.name])
+    res = exp.Case(ifs=[exp.If(this=valid, true=text)], default=exp.Null())
+    return Typed(res, "string", agg_flag(*vals))
+
+
+# 0-based index of the k-th (slot 2) non-overlapping match of slot 1 in slot 0, -1 if fewer matches:
+# the lengths of the k pieces between matches plus those of the k-1 matches before it
+NTH_MATCH = {
+    "duckdb": (
+        f"(CASE WHEN len(regexp_extract_all({slot(0)}, {slot(1)})) < {slot(2)} THEN -1 ELSE "
+        f"coalesce(list_sum(list_transform(list_slice(regexp_split_to_array({slot(0)}, {slot(1)}), 1, {slot(2)}), "
+        "lambda _x: length(_x))), 0) + "
+        f"coalesce(list_sum(list_transform(list_slice(regexp_extract_all({slot(0)}, {slot(1)}), 1, {slot(2)} - 1), "
+        "lambda _x: length(_x))), 0) END)"
+    ),
+    "clickhouse": (
+        f"(CASE WHEN length(extractAll({slot(0)}, {slot(1)})) < {slot(2)} THEN -1 ELSE "
+        f"arraySum(arrayMap(_x -> lengthUTF8(_x), arraySlice(splitByRegexp({slot(1)}, {slot(0)}), 1, {slot(2)}))) + "
+        f"arraySum(arrayMap(_x -> lengthUTF8(_x), arraySlice(extractAll({slot(0)}, {slot(1)}), 1, {slot(2)} - 1))) END)"
+    ),
+}
+
+
+def _indexof_regex(call: A.Call, scope: Scope) -> Typed:
+    vals = args(call, scope, 2, 5)
+    d = scope.ctx.dialect
+    if d.name not in NTH_MATCH:
+        raise KqlError("UnsupportedFunction", f"{call.name} is not supported by {d.name}", *call.pos)
+    s = fn("coalesce", as_string(vals[0], scope).sql, lit(""))
+    pattern = as_string(vals[1], scope).sql
+    start = cast(vals[2].sql, "BIGINT") if len(vals) > 2 else lit(0)
+    length = cast(vals[3].sql, "BIGINT") if len(vals) > 3 else lit(-1)
+    nth = cast(vals[4].sql, "BIGINT") if len(vals) > 4 else lit(1)
+    region = exp.Case(
+        ifs=[exp.If(this=exp.EQ(this=length, expression=lit(-1)), true=d.substring(s, start, None))],
+        default=d.substring(s.copy(), start.copy(), length.copy()),
+    )
+    pos = render(NTH_MATCH[d.name], d.sqlglot_dialect, region, pattern, nth)
+    invalid = exp.Or(
+        this=exp.Or(
+            this=exp.LT(this=start.copy(), expression=lit(0)),
+            expression=exp.LT(this=nth.copy(), expression=lit(0)),
+        ),
+        expression=exp.LT(this=length.copy(), expression=lit(-1)),
+    )
+    res = exp.Case(
+        ifs=[
+            exp.If(this=invalid, true=exp.Null()),
+            exp.If(this=exp.EQ(this=nth.copy(), expression=lit(0)), true=lit(-1)),
+            exp.If(this=exp.LT(this=pos, expression=lit(0)), true=lit(-1)),
+        ],
+        default=exp.Add(this=start.copy(), expression=pos.copy()),
+    )
+    return Typed(cast(res, "BIGINT"), "long", agg_flag(*vals))
+
+
 TEXT: dict[str, ScalarFn] = {
     "extract_json": _extract_json,
     "extractjson": _extract_json,
@@ -180,4 +280,7 @@ TEXT: dict[str, ScalarFn] = {
     "new_guid": _new_guid,
     "unicode_codepoints_from_string": _codepoints,
     "to_utf8": _codepoints,
+    "unicode_codepoints_to_string": _from_codepoints,
+    "make_string": _from_codepoints,
+    "indexof_regex": _indexof_regex,
 }

@@ -8,20 +8,25 @@ duplicates; array_sort_* orders numbers, then strings, then everything else, wit
 `nulls_last` is false. An argument that must be an array and is not (null, a scalar, a bag) makes
 the result null. Limits, stated so they can be checked: array_sort_* takes one array (the form
 sorting several arrays returns several columns and is refused); array_shift_* fills with null by
-default; range() takes numbers only; jaccard_index of two empty sets is null.
+default; jaccard_index of two empty sets is null.
 """
 
 from __future__ import annotations
 
+from sqlglot import exp
+
 from .. import ast as A
 from ..binder import NUMERIC, Scope, Typed
+from ..dialects.base import fn, lit
 from ..errors import KqlError
 from .array_bags import BAGS
 from .array_ops import ArrayOps, ops_for
 from .base import ScalarFn, agg_flag, args
+from .datetime import format_timespan_sql
 from .template import render, slot
 
 MAX_RANGE = 1048576  # Kusto truncates range() at 2^20 values
+HOUR_TICKS = 36_000_000_000  # range()'s default step for datetimes and timespans
 
 
 def _emit(text: str, scope: Scope, vals: list[Typed], type_: str = "dynamic") -> Typed:
@@ -250,20 +255,47 @@ def _array_split(call: A.Call, scope: Scope) -> Typed:
     return _emit(_when_arrays(o, 1, body), scope, vals)
 
 
+def _range_kind(call: A.Call, vals: list[Typed]) -> str:
+    """'number', 'datetime' or 'timespan': the kinds of start, stop and step Kusto accepts."""
+    types = [v.type for v in vals]
+    if all(t in NUMERIC for t in types):
+        return "number"
+    if types[0] == "datetime" and types[1] == "datetime" and types[2:] in ([], ["timespan"]):
+        return "datetime"
+    if all(t == "timespan" for t in types):
+        return "timespan"
+    raise KqlError("TypeMismatch", f"range() cannot step from {types[0]} to {types[1]}", *call.pos)
+
+
+def _sql_text(e: exp.Expression, scope: Scope) -> str:
+    return e.sql(dialect=scope.ctx.dialect.sqlglot_dialect)
+
+
 def _range(call: A.Call, scope: Scope) -> Typed:
     o = ops_for(scope, call.name)
     vals = args(call, scope, 2, 3)
-    if any(v.type not in NUMERIC for v in vals):
-        raise KqlError("UnsupportedFunction", "range() is supported over numbers only", *call.pos)
-    real = any(v.type in ("real", "decimal") for v in vals)
-    num = o.to_double if real else o.int64
-    start, stop = num(slot(0)), num(slot(1))
-    step = num(slot(2)) if len(vals) == 3 else num("1")
+    kind = _range_kind(call, vals)
+    d = scope.ctx.dialect
+    value = exp.column("_kqv")  # an element in the unit the steps are counted in
+    if kind == "number":
+        num = o.to_double if any(v.type in ("real", "decimal") for v in vals) else o.int64
+        start, stop = num(slot(0)), num(slot(1))
+        step = num(slot(2)) if len(vals) == 3 else num("1")
+        element = "_kqv"
+    elif kind == "datetime":  # in microseconds, the engines' datetime resolution
+        start, stop = (o.int64(_sql_text(d.epoch_us(exp.column(slot(i))), scope)) for i in (0, 1))
+        step = f"({o.int64(slot(2)) if len(vals) == 3 else HOUR_TICKS} / 10)"
+        step = o.int64(f"floor({step})")
+        iso = d.format_datetime_iso(d.from_epoch_us(value))
+        element = _sql_text(d.concat(fn("substring", iso, lit(1), lit(26)), lit("0Z")), scope)  # 7 digits
+    else:
+        start, stop = o.int64(slot(0)), o.int64(slot(1))
+        step = o.int64(slot(2)) if len(vals) == 3 else str(HOUR_TICKS)
+        element = _sql_text(format_timespan_sql(value, scope), scope)
     span = o.to_double(f"{stop} - {start}")
     steps = o.int64(f"floor({span} / {step})")
-    count = f"(CASE WHEN {step} = 0 THEN 0 ELSE {steps} + 1 END)"
-    count = f"least(greatest({count}, 0), {MAX_RANGE})"
-    values = o.map("_kqi", f"{start} + (_kqi - 1) * {step}", o.one_to(count))
+    count = f"least(greatest((CASE WHEN {step} = 0 THEN 0 ELSE {steps} + 1 END), 0), {MAX_RANGE})"
+    values = o.map("_kqv", element, o.map("_kqi", f"{start} + (_kqi - 1) * {step}", o.one_to(count)))
     present = " AND ".join(f"{slot(i)} IS NOT NULL" for i in range(len(vals)))
     as_json = "to_json" if o.sql_dialect == "duckdb" else "toJSONString"
     return _emit(f"(CASE WHEN {present} THEN {as_json}({values}) END)", scope, vals)

@@ -270,6 +270,39 @@ def _make_datetime(call: A.Call, scope: Scope) -> Typed:
     return Typed(d.from_epoch_us(exp.Add(this=d.epoch_us(res), expression=us)), "datetime", agg_flag(*vals))
 
 
+_TICKS = {"day": 864_000_000_000, "hour": 36_000_000_000, "minute": 600_000_000, "second": 10_000_000}
+
+
+def _make_timespan(call: A.Call, scope: Scope) -> Typed:
+    """(hour, minute), (hour, minute, second) or (day, hour, minute, second); null unless hour is
+    0-23, minute 0-59 and second (a real) 0 to 59.9999999, as documented."""
+    vals = args(call, scope, 2, 4)
+    for v, a in zip(vals, call.args, strict=True):
+        if v.type not in NUMERIC:
+            raise KqlError("TypeMismatch", f"make_timespan() expects numbers, got {v.type}", *a.pos)
+    names = {2: ("hour", "minute"), 3: ("hour", "minute", "second"), 4: ("day", "hour", "minute", "second")}
+    parts = dict(zip(names[len(vals)], vals, strict=True))
+    ticks: exp.Expression = lit(0)
+    checks: list[exp.Expression] = []
+    for unit, v in parts.items():
+        if unit == "second":
+            value = cast(
+                fn("round", exp.Mul(this=cast(v.sql, "DOUBLE"), expression=lit(_TICKS[unit]))), "BIGINT"
+            )
+            checks.append(exp.GTE(this=v.sql, expression=lit(0)))
+            checks.append(exp.LT(this=v.sql, expression=lit(60)))
+        else:
+            value = exp.Mul(this=cast(v.sql, "BIGINT"), expression=lit(_TICKS[unit]))
+            if unit != "day":
+                top = 23 if unit == "hour" else 59
+                checks.append(exp.Between(this=v.sql, low=lit(0), high=lit(top)))
+        ticks = exp.Add(this=ticks, expression=value)
+    valid = checks[0]
+    for c in checks[1:]:
+        valid = exp.And(this=valid, expression=c)
+    return Typed(exp.If(this=valid, true=ticks, false=exp.Null()), "timespan", agg_flag(*vals))
+
+
 def _unixtime(scale: int) -> ScalarFn:
     def f(call: A.Call, scope: Scope) -> Typed:
         (v,) = args(call, scope, 1)
@@ -435,6 +468,7 @@ DATETIME: dict[str, ScalarFn] = {
     "hourofday": _part("hour"),
     "week_of_year": _part("week"),
     "make_datetime": _make_datetime,
+    "make_timespan": _make_timespan,
     "unixtime_seconds_todatetime": _unixtime(1_000_000),
     "unixtime_milliseconds_todatetime": _unixtime(1_000),
     "unixtime_microseconds_todatetime": _unixtime(1),

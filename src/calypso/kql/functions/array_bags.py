@@ -3,8 +3,8 @@ column_ifexists (which reads the scope's columns).
 
 Invariant: a key is a root-level key name or, when it starts with `$`, a JSONPath of keys (`$.a.b`,
 `$['a']`, `$["a"]`); array indexing and the root path alone are refused, as Kusto documents. JSONPath
-keys are read at compile time, so they must be string literals (a computed key is a root-level key
-name), and bag_remove_keys takes a constant array of keys. bag_set_key and bag_remove_keys give null
+keys are read at compile time, so they must be string literals: a computed key (or a computed array
+of keys for bag_remove_keys) names root-level keys only. bag_set_key and bag_remove_keys give null
 for a value that is not a property bag; bag_has_key gives false.
 """
 
@@ -78,7 +78,8 @@ def _bag_has_key(call: A.Call, scope: Scope) -> Typed:
     return _emit(text, scope, vals, "bool")
 
 
-def _constant_keys(call: A.Call) -> list[list[str]]:
+def _constant_keys(call: A.Call) -> list[list[str]] | None:
+    """The key paths of a constant keys argument; None when the keys are computed."""
     a = call.args[1]
     if (
         isinstance(a, A.DynamicLiteral)
@@ -90,7 +91,18 @@ def _constant_keys(call: A.Call) -> list[list[str]]:
         names = [x.value for x in a.args if isinstance(x, A.Literal) and isinstance(x.value, str)]
         if len(names) == len(a.args):
             return [json_path(k, call) for k in names]
-    raise KqlError("UnsupportedFunction", f"{call.name}() needs a constant array of keys", *a.pos)
+    return None
+
+
+def _remove_computed(o: ArrayOps, bag: str, keys: str) -> str:
+    """The bag rebuilt without the root-level keys named by a computed array of strings."""
+    names = o.map("_kqn", o.string("_kqn"), o.elements(keys))
+    kept = o.filter("_kqp", f"NOT {o.contains('_kqw', o.pair_key('_kqp'))}", o.keys_values(bag))
+    rendered = o.map(
+        "_kqp", f"concat({o.json_string(o.pair_key('_kqp'))}, ':', {o.pair_value('_kqp')})", kept
+    )
+    text = o.bind("_kqw", names, f"concat('{{', {o.join(rendered)}, '}}')")
+    return f"CAST({text} AS JSON)" if o.sql_dialect == "duckdb" else text
 
 
 def _ch_remove(o: ArrayOps, bag: str, tree: Tree, depth: int) -> str:
@@ -128,8 +140,16 @@ def _removal_tree(paths: list[list[str]]) -> Tree:
 def _bag_remove_keys(call: A.Call, scope: Scope) -> Typed:
     o = ops_for(scope, call.name)
     paths = _constant_keys(call)
-    vals = args(call, scope, 2, 2)[:1]
+    vals = args(call, scope, 2, 2)
     _bag_arg(call, vals)
+    if paths is None:
+        if vals[1].type != "dynamic":
+            raise KqlError(
+                "TypeMismatch", f"{call.name}() expects a dynamic array of keys", *call.args[1].pos
+            )
+        body = _remove_computed(o, slot(0), slot(1))
+        return _emit(f"(CASE WHEN {o.is_object(slot(0))} THEN {body} END)", scope, vals, "dynamic")
+    vals = vals[:1]
     if o.sql_dialect == "duckdb":
         body = f"CAST({slot(0)} AS JSON)"
         for keys in paths:

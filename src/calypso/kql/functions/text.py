@@ -1,5 +1,6 @@
 """Text functions: extract_json, hash_sha1, isascii, isutf8, regex_quote, strrep, new_guid,
-unicode_codepoints_from_string (to_utf8), unicode_codepoints_to_string (make_string), indexof_regex.
+unicode_codepoints_from_string (to_utf8), unicode_codepoints_to_string (make_string), indexof_regex,
+parse_version.
 
 Invariants (Kusto's documented semantics):
 - extract_json(path, text [, typeof(T)]) is `tostring(parse_json(text)<path>)`, or the conversion to
@@ -19,6 +20,9 @@ Invariants (Kusto's documented semantics):
   occurrence-th non-overlapping match inside the `length` characters from `start` (-1: unlimited),
   -1 when there is none; null when start < 0, occurrence < 0 or length < -1. On ClickHouse the
   regular expression must be a constant.
+- parse_version takes 1 to 4 dot-separated parts of 1 to 8 digits (missing parts are trailing
+  zeros) and gives sum(part_i * 10^(8*(4-i))) as an exact DECIMAL(38, 0), so versions compare
+  exactly; anything else gives null.
 """
 
 from __future__ import annotations
@@ -269,6 +273,24 @@ def _indexof_regex(call: A.Call, scope: Scope) -> Typed:
     return Typed(cast(res, "BIGINT"), "long", agg_flag(*vals))
 
 
+VERSION = r"^([0-9]{1,8})(?:\.([0-9]{1,8}))?(?:\.([0-9]{1,8}))?(?:\.([0-9]{1,8}))?$"
+
+
+def _parse_version(call: A.Call, scope: Scope) -> Typed:
+    (a,) = args(call, scope, 1)
+    d = scope.ctx.dialect
+    s = as_string(a, scope).sql
+    exact = exp.DataType.build("DECIMAL(38, 0)")  # a double cannot tell 1.2.3.4 from 1.2.3.5
+    total: exp.Expression | None = None
+    for i in range(1, 5):
+        part = fn("coalesce", d.try_cast(d.regex_extract(s, lit(VERSION), i), "string", "long"), lit(0))
+        term = exp.Mul(this=cast(part, exact), expression=cast(lit(str(10 ** (8 * (4 - i)))), exact))
+        total = term if total is None else exp.Add(this=total, expression=term)
+    assert total is not None
+    res = exp.Case(ifs=[exp.If(this=d.regex_match(s.copy(), lit(VERSION)), true=total)], default=exp.Null())
+    return Typed(res, "decimal", a.is_agg)
+
+
 TEXT: dict[str, ScalarFn] = {
     "extract_json": _extract_json,
     "extractjson": _extract_json,
@@ -283,4 +305,5 @@ TEXT: dict[str, ScalarFn] = {
     "unicode_codepoints_to_string": _from_codepoints,
     "make_string": _from_codepoints,
     "indexof_regex": _indexof_regex,
+    "parse_version": _parse_version,
 }

@@ -88,7 +88,9 @@ def _binary(body: Body) -> ScalarFn:
 def _arith(op: str) -> Body:
     def body(s: Spell, x: str, y: str, both_int: str) -> str:
         r = f"({x} {op} {y})"
-        return f"CASE WHEN {both_int} THEN {s.json_int(r)} ELSE {json_double(s, r)} END"
+        # a result out of the long range stays a double (a cast would fail on DuckDB)
+        fits = f"abs({r}) < 9.2e18"
+        return f"CASE WHEN {both_int} AND {fits} THEN {s.json_int(r)} ELSE {json_double(s, r)} END"
 
     return body
 

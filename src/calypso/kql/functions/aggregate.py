@@ -175,7 +175,9 @@ AGGREGATES: dict[str, AggFn] = {
 from .hll import HLL_AGGREGATES  # noqa: E402
 from .make_bag import MAKE_BAG_AGGREGATES  # noqa: E402
 from .percentiles import PERCENTILE_AGGREGATES  # noqa: E402
+from .percentilew import PERCENTILEW_AGGREGATES  # noqa: E402
 
 AGGREGATES.update(PERCENTILE_AGGREGATES)
 AGGREGATES.update(HLL_AGGREGATES)
 AGGREGATES.update(MAKE_BAG_AGGREGATES)
+AGGREGATES.update(PERCENTILEW_AGGREGATES)

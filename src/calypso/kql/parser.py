@@ -234,9 +234,17 @@ class ParserBase:
             if not self.accept_op(","):
                 return items
 
+    def at_tabular_start(self) -> bool:
+        """A word that begins a tabular expression here: `range(1, 5)` is the scalar function, while
+        `range x from ...` is the table; `materialize(...)` is read as a call."""
+        t = self.tok
+        if t.kind != IDENT or str(t.value) not in TABULAR_STARTS or t.value == "materialize":
+            return False
+        return not (t.value == "range" and self.peek().kind == OP and self.peek().value == "(")
+
     def expr_or_tabular(self) -> A.Expr:
         start = self.tok
-        if start.kind == IDENT and str(start.value) in TABULAR_STARTS and str(start.value) != "materialize":
+        if self.at_tabular_start():
             return A.TabularArg(self.pos(start), self.tabular())
         e = self.expr()
         if self.at_op("|"):
@@ -339,11 +347,7 @@ class ParserBase:
             return A.Literal(p, "".join(parts), "string")
         if self.at_op("("):
             self.advance()
-            if (
-                self.tok.kind == IDENT
-                and str(self.tok.value) in TABULAR_STARTS
-                and self.tok.value != "materialize"
-            ):
+            if self.at_tabular_start():
                 inner: A.Expr = A.TabularArg(p, self.tabular())
             else:
                 inner = self.expr_or_tabular()

@@ -234,3 +234,11 @@ def test_partition_refuses_what_it_cannot_run_per_group() -> None:
         compile_query("Syslog | partition by Computer (distinct SyslogMessage)", CATALOG)
     assert e.value.code == "UnsupportedOperator" and "distinct" in e.value.message
     assert (e.value.line, e.value.column) == (1, 33)  # where `distinct` stands
+
+
+def test_range_is_a_function_inside_an_expression_and_a_table_at_the_start() -> None:
+    con = duckdb.connect()
+    assert con.execute(compile_query("print n = array_length(range(1, 3))", {}).sql).fetchall() == [(3,)]
+    assert con.execute(compile_query("range x from 1 to 4 step 1 | count", {}).sql).fetchall() == [(4,)]
+    sql = compile_query("print n = toscalar(range x from 1 to 5 step 1 | count)", {}).sql
+    assert con.execute(sql).fetchall() == [(5,)]

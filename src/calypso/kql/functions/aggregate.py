@@ -166,6 +166,7 @@ AGGREGATES: dict[str, AggFn] = {
     "stdevif": _dialect_agg_if("stdev", _real),
     "varianceif": _dialect_agg_if("variance", _real),
     "take_anyif": _take_anyif,
+    "anyif": _take_anyif,  # Kusto's deprecated alias, named anyif_<expr>
     "make_list_with_nulls": _make_list_with_nulls,
     "any": _dialect_agg("any", _same),
     "take_any": _dialect_agg("any", _same),

@@ -31,6 +31,8 @@ def _olist_duckdb(value: exp.Expression, key: exp.Expression) -> exp.Expression:
 
 
 def _olist_clickhouse(value: exp.Expression, key: exp.Expression) -> exp.Expression:
+    # a null value is JSON's null: arrayStringConcat would skip it (make-series default=double(null))
+    value = fn("ifNull", value, lit("null"))
     pairs = fn("arraySort", fn("groupArray", exp.Tuple(expressions=[key, value])))
     return fn(
         "concat", lit("["), fn("arrayStringConcat", fn("tupleElement", pairs, lit(2)), lit(",")), lit("]")

@@ -20,6 +20,7 @@ from .dynamic import DYNAMIC
 from .hashing import HASHING
 from .hll import HLL
 from .ingestion import INGESTION
+from .ipv6 import IPV6
 from .network import NETWORK
 from .path import PATH
 from .scalar import SCALAR
@@ -27,6 +28,8 @@ from .series_fit import decompose_anomalies_flags
 from .series_ops import SERIES_OPS
 from .session import SESSION
 from .string import STRING
+from .text import TEXT
+from .url import URLS
 from .window import WINDOW
 from .xml import XML
 
@@ -45,6 +48,9 @@ SCALARS: dict[str, ScalarFn] = {
     **HASHING,
     **XML,
     **NETWORK,
+    **TEXT,
+    **URLS,
+    **IPV6,
     **BITWISE,
     **HLL,
     "series_decompose_anomalies": decompose_anomalies_flags,

@@ -13,7 +13,8 @@ Invariants (Kusto's documented semantics):
   address in the text that is valid as a whole ("127.0.0.256" does not hold the prefix "127.0.").
   An invalid address or prefix never matches, and the has_* functions are never null.
 - Constant addresses and prefixes become one constant regular expression (RE2 on both engines);
-  a non-constant one is checked and escaped in SQL, so user text only ever reaches SQL as a literal.
+  a non-constant string is checked and escaped in SQL, so user text only ever reaches SQL as a
+  literal. A dynamic array of addresses must be constant (a literal or a let-bound literal).
 """
 
 from __future__ import annotations

@@ -137,7 +137,11 @@ def _where(ctx: Context, rel: Rel, op: A.Operator) -> Rel:
     return Rel(split_nested_windows(q, scope.table, rel.columns, ctx), rel.columns, rel.serialized)
 
 
-def _assignments(items: tuple[A.Assign, ...], scope: Scope, taken: set[str]) -> list[tuple[str, Typed]]:
+def _assignments(
+    items: tuple[A.Assign, ...], scope: Scope, taken: set[str], uniquify: bool = True
+) -> list[tuple[str, Typed]]:
+    """The named values of `items`. An unnamed call takes its derived name (`strlen_X`), suffixed
+    when `uniquify` and taken (project's `strlen(X), strlen(X)`: strlen_X1); extend replaces instead."""
     out: list[tuple[str, Typed]] = []
     counter = 1
     for item in items:
@@ -155,7 +159,7 @@ def _assignments(items: tuple[A.Assign, ...], scope: Scope, taken: set[str]) -> 
             while f"Column{counter}" in taken:
                 counter += 1
             name = f"Column{counter}"
-        elif not item.names and isinstance(item.expr, A.Call):  # `strlen(X), strlen(X)`: strlen_X1
+        elif uniquify and not item.names and isinstance(item.expr, A.Call):
             name = unique_name(name, taken)
         out.append((name, value))
         taken.add(name)
@@ -165,7 +169,8 @@ def _assignments(items: tuple[A.Assign, ...], scope: Scope, taken: set[str]) -> 
 def _extend(ctx: Context, rel: Rel, op: A.Operator) -> Rel:
     assert isinstance(op, A.Extend)
     q, scope = wrap(rel, ctx)
-    new = _assignments(op.items, scope, {n for n, _ in rel.columns})
+    # `extend tostring(x)` replaces x, as a named `extend x = ...` would (Kusto's naming)
+    new = _assignments(op.items, scope, {n for n, _ in rel.columns}, uniquify=False)
     replaced = {n: v for n, v in new}
     seen = {n for n, _ in rel.columns}
     # An extend that redefines a column keeps the column in place, like Kusto.

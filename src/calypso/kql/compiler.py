@@ -179,7 +179,11 @@ def _bind_let(ctx: Context, let: A.Let) -> None:
     ctx.lets[let.name] = translate(value, Scope(ctx, {}))
 
 
-def _bind_params(ctx: Context, fdef: A.FunctionDef, args: tuple[A.Expr, ...], pos: A.Pos) -> dict[str, Any]:
+def _bind_params(
+    ctx: Context, fdef: A.FunctionDef, args: tuple[A.Expr, ...], pos: A.Pos, caller: Scope | None = None
+) -> dict[str, Any]:
+    """Bind a user function's parameters; scalar arguments are read in the `caller`'s scope (a call in
+    `extend v = f(Column)` passes that row's Column), else as constants."""
     if len(args) > len(fdef.params):
         raise KqlError("SyntaxError", "Too many arguments to function", *pos)
     saved = dict(ctx.lets)
@@ -199,7 +203,7 @@ def _bind_params(ctx: Context, fdef: A.FunctionDef, args: tuple[A.Expr, ...], po
                     )
                 )
             else:
-                bound[p.name] = translate(a, Scope(ctx, {}))
+                bound[p.name] = translate(a, caller or Scope(ctx, {}))
         elif p.default is not None:
             bound[p.name] = translate(p.default, Scope(ctx, {}))
         else:
@@ -241,7 +245,7 @@ def call_user_scalar(call: A.Call, scope: Scope) -> Typed:
         return Typed(exp.Subquery(this=q), rel.columns[0][1])
     if not isinstance(fdef, A.FunctionDef):
         raise KqlError("UnknownFunction", f"Unknown function: '{call.name}'", *call.pos)
-    saved = _bind_params(ctx, fdef, call.args, call.pos)
+    saved = _bind_params(ctx, fdef, call.args, call.pos, scope)
     try:
         if isinstance(fdef.body, A.Tabular):
             rel = plan(ctx, fdef.body)

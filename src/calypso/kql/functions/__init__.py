@@ -29,6 +29,7 @@ from .series_ops import SERIES_OPS
 from .session import SESSION
 from .string import STRING
 from .text import TEXT
+from .timezone import TIMEZONE
 from .url import URLS
 from .window import WINDOW
 from .xml import XML
@@ -47,6 +48,7 @@ SCALARS: dict[str, ScalarFn] = {
     **SERIES_OPS,
     **HASHING,
     **XML,
+    **TIMEZONE,
     **NETWORK,
     **TEXT,
     **URLS,

@@ -31,7 +31,7 @@ from xml.sax.saxutils import escape, quoteattr
 
 from calypso.agent.config import ConfigError, duration
 from calypso.agent.sources.base import Emit, Record, SourceContext, Ticket, TwoPhaseCommit
-from calypso.agent.sources.pending import PendingCheckpoint
+from calypso.agent.sources.pending import PendingCheckpoint, table_runs
 from calypso.wire.schemas import standard_tables
 
 EVENT_NS = "http://schemas.microsoft.com/win/2004/08/events/event"
@@ -362,25 +362,21 @@ class EvtxSource:
         step = self.config.batch_records
         for i in range(0, len(rows), step):
             chunk = rows[i : i + step]
-            by_table: dict[str, list[Record]] = {}
-            for table, rec, _ in chunk:
-                by_table.setdefault(table, []).append(rec)
-            last_id = max(rid for _, _, rid in chunk)
-
-            def prepare(ticket: Ticket, path: str = path, last_id: int = last_id) -> None:
-                self.pending.save(ticket, {path: last_id})
-
-            def commit(path: str = path, last_id: int = last_id) -> None:
-                self.committed[path] = max(self.committed.get(path, 0), last_id)
-                self._save()
-
-            tables = list(by_table)
-            for n, table in enumerate(tables):
-                last = n == len(tables) - 1
-                await emit(table, by_table[table], TwoPhaseCommit(prepare, commit) if last else None)
-                self.tables[table] = self.tables.get(table, 0) + len(by_table[table])
+            for table, records, last_id in table_runs([(rid, table, rec) for table, rec, rid in chunk]):
+                await emit(table, records, self._two_phase(path, last_id))
+                self.tables[table] = self.tables.get(table, 0) + len(records)
             self.counters.records += len(chunk)
         return len(rows)
+
+    def _two_phase(self, path: str, last_id: int) -> TwoPhaseCommit:
+        def prepare(ticket: Ticket) -> None:
+            self.pending.save(ticket, {path: last_id})
+
+        def commit() -> None:
+            self.committed[path] = max(self.committed.get(path, 0), last_id)
+            self._save()
+
+        return TwoPhaseCommit(prepare, commit)
 
     async def run(self, emit: Emit) -> None:
         while True:

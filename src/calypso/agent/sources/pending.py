@@ -15,7 +15,25 @@ import os
 from pathlib import Path
 from typing import Any
 
-from calypso.agent.sources.base import SourceContext, Ticket
+from calypso.agent.sources.base import Record, SourceContext, Ticket
+
+
+def table_runs(rows: list[tuple[int, str, Record]]) -> list[tuple[str, list[Record], int]]:
+    """Rows in record order (id, table, record) as runs of one table: (table, records, highest id).
+
+    Each run is emitted with its own commit at its last id, so a kill between two emits of a mixed
+    batch re-reads only what was not yet buffered (one emit per table with a single commit at the
+    end re-read, and so duplicated, the tables emitted before the kill)."""
+    runs: list[tuple[str, list[Record], int]] = []
+    upto = 0  # the highest id so far: a run's checkpoint covers every row before it
+    for rid, table, record in rows:
+        upto = max(upto, rid)
+        if runs and runs[-1][0] == table:
+            runs[-1][1].append(record)
+            runs[-1] = (table, runs[-1][1], upto)
+        else:
+            runs.append((table, [record], upto))
+    return runs
 
 
 class PendingCheckpoint:

@@ -21,7 +21,7 @@ from typing import Any
 from calypso.agent.config import ConfigError, duration
 from calypso.agent.sources.base import Emit, Record, SourceContext, Ticket, TwoPhaseCommit
 from calypso.agent.sources.evtx import EvtxCounters, read_channel, to_row
-from calypso.agent.sources.pending import PendingCheckpoint
+from calypso.agent.sources.pending import PendingCheckpoint, table_runs
 
 Reader = Callable[[str, int, int], list[tuple[int, Mapping[str, Any]]]]
 
@@ -77,29 +77,31 @@ class WindowsEventSource:
                 continue
             if not events:
                 continue
-            by_table: dict[str, list[Record]] = {}
-            for _, doc in events:
+            rows: list[tuple[int, str, Record]] = []
+            for rid, doc in events:
                 row = to_row(doc, self.counters)
                 if row is not None:
-                    by_table.setdefault(row[0], []).append(row[1])
+                    rows.append((rid, row[0], row[1]))
             last = max(rid for rid, _ in events)
-
-            def prepare(ticket: Ticket, channel: str = channel, last: int = last) -> None:
-                self.pending.save(ticket, {channel: last})
-
-            def commit(channel: str = channel, last: int = last) -> None:
-                self.committed[channel] = max(self.committed.get(channel, 0), last)
-                self._save()
-
-            if not by_table:
-                commit()
-            tables = list(by_table)
-            for n, table in enumerate(tables):
-                final = n == len(tables) - 1
-                await emit(table, by_table[table], TwoPhaseCommit(prepare, commit) if final else None)
-                emitted += len(by_table[table])
+            runs = table_runs(rows)
+            if not runs:
+                self._commit(channel, last)
+            for n, (table, records, run_last) in enumerate(runs):
+                upto = last if n == len(runs) - 1 else run_last  # the last run covers skipped events too
+                await emit(table, records, self._two_phase(channel, upto))
+                emitted += len(records)
         self.counters.records += emitted
         return emitted
+
+    def _two_phase(self, channel: str, last: int) -> TwoPhaseCommit:
+        def prepare(ticket: Ticket) -> None:
+            self.pending.save(ticket, {channel: last})
+
+        return TwoPhaseCommit(prepare, lambda: self._commit(channel, last))
+
+    def _commit(self, channel: str, last: int) -> None:
+        self.committed[channel] = max(self.committed.get(channel, 0), last)
+        self._save()
 
     async def run(self, emit: Emit) -> None:
         while True:

@@ -90,3 +90,26 @@ def test_unreadable_channel_is_counted_and_retried(tmp_path: Path) -> None:
 def test_off_windows_the_config_error_says_what_to_use_instead(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="needs Windows"):
         build({"channels": ["System"]}, SourceContext(tmp_path, "c"))
+
+
+def test_a_kill_between_the_tables_of_one_read_duplicates_nothing(tmp_path: Path) -> None:
+    """A read whose events go to two tables is emitted as runs, each with its own checkpoint: stopped
+    after the first run (a kill), the next start reads only what had not entered the buffer."""
+    fake = FakeChannels()
+    fake.add("Security", 1, 4625, {"TargetUserName": "alice"})
+    fake.events["Security"].append((2, xml_to_doc(event_xml(2, "System", 7036, {"param1": "Spooler"}))))
+    fake.add("Security", 3, 4624, {"TargetUserName": "bob"})
+    ctx = SourceContext(tmp_path, "collector")
+    buffered: list[tuple[str, int]] = []
+
+    async def emit_then_die(table: str, records: list[Record], commit: Any = None) -> None:
+        buffered.extend((table, r["EventID"]) for r in records)
+        assert commit is not None  # every run checkpoints
+        commit()
+        raise KeyboardInterrupt  # the agent is killed right after this run entered the buffer
+
+    with pytest.raises(KeyboardInterrupt):
+        asyncio.run(build({"channels": ["Security"]}, ctx, reader=fake).poll_once(emit_then_die))
+    assert buffered == [("SecurityEvent", 4625)]
+    rest = collect(build({"channels": ["Security"]}, ctx, reader=fake))
+    assert [(t, r["EventID"]) for t, r in rest] == [("Event", 7036), ("SecurityEvent", 4624)]

@@ -144,6 +144,7 @@ def _assignments(
     when `uniquify` and taken (project's `strlen(X), strlen(X)`: strlen_X1); extend replaces instead."""
     out: list[tuple[str, Typed]] = []
     counter = 1
+    derived: set[str] = set()  # names this list gave to unnamed calls
     for item in items:
         if len(item.names) > 1:
             raise KqlError(
@@ -159,8 +160,12 @@ def _assignments(
             while f"Column{counter}" in taken:
                 counter += 1
             name = f"Column{counter}"
-        elif uniquify and not item.names and isinstance(item.expr, A.Call):
+        elif uniquify and not item.names and (isinstance(item.expr, A.Call) or name in derived):
+            # `project tostring(x), x`: the column after a call that took its name is x1
+            is_call = isinstance(item.expr, A.Call)
             name = unique_name(name, taken)
+            if is_call:
+                derived.add(name)
         out.append((name, value))
         taken.add(name)
     return out

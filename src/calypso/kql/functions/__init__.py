@@ -24,6 +24,7 @@ from .ipv6 import IPV6
 from .network import NETWORK
 from .path import PATH
 from .scalar import SCALAR
+from .series_decompose import decompose_baseline, series_outliers
 from .series_fit import decompose_anomalies_flags
 from .series_ops import SERIES_OPS
 from .session import SESSION
@@ -56,12 +57,12 @@ SCALARS: dict[str, ScalarFn] = {
     **BITWISE,
     **HLL,
     "series_decompose_anomalies": decompose_anomalies_flags,
+    "series_decompose": decompose_baseline,
+    "series_outliers": series_outliers,
 }
 
 KNOWN_UNSUPPORTED = frozenset(
     {
-        "series_decompose",
-        "series_outliers",
         "parse_csv",
         "externaldata",
         "estimate_data_size",

@@ -21,6 +21,7 @@ from .. import ast as A
 from ..binder import Context, Rel, Scope, Typed, col
 from ..dialects.base import cast, data_type, fn, lit
 from ..errors import KqlError
+from ..functions.series_decompose import DECOMPOSE_PARTS, series_decompose
 from ..functions.series_fit import (
     ANOMALY_PARTS,
     FIT_LINE_PARTS,
@@ -129,7 +130,7 @@ TUPLE_FUNCTIONS: dict[str, TupleFunction] = {
     "series_fit_2lines": TupleFunction(
         tuple(n for n, _ in FIT_2LINES_PARTS), series_fit_2lines, fit_2lines_record, fit_2lines_part
     ),
-    "series_decompose": TupleFunction(("baseline", "seasonal", "trend", "residual"), None),
+    "series_decompose": TupleFunction(tuple(n for n, _ in DECOMPOSE_PARTS), series_decompose),
     "series_decompose_anomalies": TupleFunction(
         tuple(n for n, _ in ANOMALY_PARTS), series_decompose_anomalies
     ),

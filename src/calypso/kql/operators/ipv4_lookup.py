@@ -1,4 +1,5 @@
-"""`evaluate ipv4_lookup(LookupTable, SourceKey, LookupKey [, ExtraKey...] [, return_unmatched])`.
+"""`evaluate ipv4_lookup(LookupTable, SourceKey, LookupKey [, ExtraKey...] [, return_unmatched])`
+and `evaluate ipv6_lookup(LookupTable, SourceKey, LookupKey [, return_unmatched])`.
 
 Invariant (Kusto semantics): a row of T matches a row of LookupTable when T's SourceKey (an IPv4
 string, optionally `/prefix`) lies in the lookup row's LookupKey (an IPv4 address or CIDR range),
@@ -6,10 +7,14 @@ both compared on the shorter of their two prefixes (no prefix means /32), and ev
 column, present in both tables, is equal. The output is T's columns, then LookupTable's columns
 without the extra keys, a clashing name getting Kusto's numeric suffix (`loc1`), as the lookup
 operator names them. Unmatched rows of T are dropped unless `return_unmatched` is true (then kept
-with nulls). A key that is not a valid IPv4 string matches nothing.
+with nulls). A key that is not a valid IPv4 string matches nothing. ipv6_lookup matches as
+`ipv6_is_match(SourceKey, LookupKey)` does (IPv6 or IPv4 strings, the smaller prefix) and takes no
+extra keys, as in Kusto.
 """
 
 from __future__ import annotations
+
+from collections.abc import Callable
 
 from sqlglot import exp
 
@@ -17,13 +22,15 @@ from .. import ast as A
 from ..binder import Context, Rel, Scope, alias, unique_name
 from ..dialects.base import cast, joined, lit
 from ..errors import KqlError, unknown_column
+from ..functions.ipv6 import OPS, _compare_text
 from ..functions.scalar import _ipv4_int
+from ..functions.template import render
 from ..planner import plan, select_all
 from ..scalars import coerce_pair, translate
 from ..sqlgen import column_items
 from .evaluate import PLUGINS, EvaluateOp
 
-_PREFIX = r"/(\d{1,2})$"
+_PREFIX = r"/(\d{1,9})$"  # a prefix over 32 is kept, so the range is invalid
 
 
 def _prefix(s: exp.Expression, scope: Scope) -> exp.Expression:
@@ -45,49 +52,59 @@ def _ip_match(src: exp.Expression, net: exp.Expression, sscope: Scope, lscope: S
     return exp.And(this=ok, expression=exp.EQ(this=network(src, sscope), expression=network(net, lscope)))
 
 
-def _name(rel: Rel, e: A.Expr, what: str) -> str:
+def _ipv6_match(src: exp.Expression, net: exp.Expression, sscope: Scope, lscope: Scope) -> exp.Expression:
+    d = sscope.ctx.dialect
+    return render(_compare_text(OPS[d.name], "match", False), d.sqlglot_dialect, src, net)
+
+
+Matcher = Callable[[exp.Expression, exp.Expression, Scope, Scope], exp.Expression]
+
+
+def _name(rel: Rel, e: A.Expr, what: str, plugin: str) -> str:
     if not isinstance(e, A.Name):
-        raise KqlError("SyntaxError", f"ipv4_lookup(): {what} must be a column name", *e.pos)
+        raise KqlError("SyntaxError", f"{plugin}(): {what} must be a column name", *e.pos)
     if e.name not in rel.types():
         raise unknown_column(e.name, rel.types(), *e.pos)
     return e.name
 
 
-def _unmatched_flag(args: list[A.Expr]) -> bool:
-    """Takes a trailing `return_unmatched = bool` or bare bool literal off `args`."""
-    if not args:
+def _unmatched_flag(args: list[A.Expr], plugin: str) -> bool:
+    """Takes a trailing return_unmatched literal off `args` (the parser passes `name = v` as `v`)."""
+    last = args[-1] if args else None
+    if not isinstance(last, A.Literal):
         return False
-    last = args[-1]
-    if isinstance(last, A.Binary) and isinstance(last.left, A.Name) and last.left.name == "return_unmatched":
-        last = last.right
-    elif not (isinstance(last, A.Literal) and last.type == "bool"):
-        return False
-    if not (isinstance(last, A.Literal) and last.type == "bool"):
-        raise KqlError("SyntaxError", "ipv4_lookup(): return_unmatched must be true or false", *last.pos)
+    if last.type != "bool":
+        raise KqlError("SyntaxError", f"{plugin}(): return_unmatched must be true or false", *last.pos)
     args.pop()
     return bool(last.value)
 
 
-def _ipv4_lookup(ctx: Context, rel: Rel, op: EvaluateOp) -> Rel:
+def _lookup(plugin: str, match: Matcher, extra_keys: bool) -> Callable[[Context, Rel, EvaluateOp], Rel]:
+    def run(ctx: Context, rel: Rel, op: EvaluateOp) -> Rel:
+        return _plan(ctx, rel, op, plugin, match, extra_keys)
+
+    return run
+
+
+def _plan(ctx: Context, rel: Rel, op: EvaluateOp, plugin: str, match: Matcher, extra_keys: bool) -> Rel:
     args = list(op.args)
-    unmatched = _unmatched_flag(args)
-    if len(args) < 3:
+    unmatched = _unmatched_flag(args, plugin)
+    extras = " [, ExtraKey...]" if extra_keys else ""
+    if len(args) < 3 or (len(args) > 3 and not extra_keys):
         raise KqlError(
             "SyntaxError",
-            "ipv4_lookup() expects (LookupTable, SourceIPv4Key, IPv4LookupKey [, ExtraKey...])",
+            f"{plugin}() expects (LookupTable, SourceKey, LookupKey{extras} [, return_unmatched])",
             *op.pos,
         )
     table = args[0]
     if not isinstance(table, A.Name):
-        raise KqlError(
-            "SyntaxError", "ipv4_lookup(): the lookup table must be a table or let name", *table.pos
-        )
+        raise KqlError("SyntaxError", f"{plugin}(): the lookup table must be a table or let name", *table.pos)
     lookup = plan(ctx, A.TableRef(table.pos, table.name))
-    src_key = _name(rel, args[1], "the source key")
-    net_key = _name(lookup, args[2], "the lookup key")
-    extra = [_name(rel, e, "an extra key") for e in args[3:]]
+    src_key = _name(rel, args[1], "the source key", plugin)
+    net_key = _name(lookup, args[2], "the lookup key", plugin)
+    extra = [_name(rel, e, "an extra key", plugin) for e in args[3:]]
     for e in args[3:]:
-        _name(lookup, e, "an extra key")
+        _name(lookup, e, "an extra key", plugin)
 
     if unmatched:
         # shared, as the unmatched rows read both tables a second time
@@ -97,7 +114,7 @@ def _ipv4_lookup(ctx: Context, rel: Rel, op: EvaluateOp) -> Rel:
         lscope, rscope = Scope(ctx, rel.types(), lname), Scope(ctx, lookup.types(), rname)
         src = translate(A.Call(op.pos, "tostring", (A.Name(op.pos, src_key),)), lscope).sql
         net = translate(A.Call(op.pos, "tostring", (A.Name(op.pos, net_key),)), rscope).sql
-        cond: exp.Expression = _ip_match(src, net, lscope, rscope)
+        cond = match(src, net, lscope, rscope)
         for k in extra:
             lt = translate(A.Name(op.pos, k), lscope)
             lt, rt = coerce_pair(lt, translate(A.Name(op.pos, k), rscope), lscope)
@@ -138,4 +155,5 @@ def _ipv4_lookup(ctx: Context, rel: Rel, op: EvaluateOp) -> Rel:
     return Rel(q, [*cols, *added])
 
 
-PLUGINS["ipv4_lookup"] = _ipv4_lookup
+PLUGINS["ipv4_lookup"] = _lookup("ipv4_lookup", _ip_match, extra_keys=True)
+PLUGINS["ipv6_lookup"] = _lookup("ipv6_lookup", _ipv6_match, extra_keys=False)

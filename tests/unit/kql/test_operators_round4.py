@@ -194,8 +194,8 @@ def test_tuple_assignment_errors(run: Run) -> None:
         run("Sales | extend (a, b) = strlen(person)")
     assert e.value.code == "TypeMismatch"
     with pytest.raises(KqlError) as e:
-        run("Sales | extend (a, b, c) = series_decompose_forecast(dynamic([1,2,3]), 1)")
-    assert e.value.code == "UnsupportedFunction" and "series_decompose_forecast" in e.value.message
+        run("Sales | extend (a, b) = series_periods_detect(dynamic([1,2,3]), 0, 4, 2)")
+    assert e.value.code == "UnsupportedFunction" and "series_periods_detect" in e.value.message
     with pytest.raises(KqlError) as e:
         run("print s=dynamic([1]) | extend (a, b, c, d, e, f, g, h) = series_stats(s)")
     assert "7 columns" in e.value.message

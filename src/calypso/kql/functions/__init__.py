@@ -24,7 +24,7 @@ from .ipv6 import IPV6
 from .network import NETWORK
 from .path import PATH
 from .scalar import SCALAR
-from .series_decompose import decompose_baseline, series_outliers
+from .series_decompose import decompose_baseline, forecast_baseline, series_outliers
 from .series_fit import decompose_anomalies_flags
 from .series_ops import SERIES_OPS
 from .session import SESSION
@@ -58,6 +58,7 @@ SCALARS: dict[str, ScalarFn] = {
     **HLL,
     "series_decompose_anomalies": decompose_anomalies_flags,
     "series_decompose": decompose_baseline,
+    "series_decompose_forecast": forecast_baseline,
     "series_outliers": series_outliers,
 }
 

@@ -21,7 +21,7 @@ from .. import ast as A
 from ..binder import Context, Rel, Scope, Typed, col
 from ..dialects.base import cast, data_type, fn, lit
 from ..errors import KqlError
-from ..functions.series_decompose import DECOMPOSE_PARTS, series_decompose
+from ..functions.series_decompose import DECOMPOSE_PARTS, series_decompose, series_decompose_forecast
 from ..functions.series_fit import (
     ANOMALY_PARTS,
     FIT_LINE_PARTS,
@@ -135,7 +135,7 @@ TUPLE_FUNCTIONS: dict[str, TupleFunction] = {
         tuple(n for n, _ in ANOMALY_PARTS), series_decompose_anomalies
     ),
     "series_decompose_forecast": TupleFunction(
-        ("forecast", "baseline", "seasonal", "trend", "residual"), None
+        tuple(n for n, _ in DECOMPOSE_PARTS), series_decompose_forecast
     ),
     "series_periods_detect": TupleFunction(("periods", "scores"), None),
     "series_periods_validate": TupleFunction(("periods", "scores"), None),

@@ -93,7 +93,8 @@ def test_decompose_anomalies_flags_a_spike_and_returns_three_series(run: Runner)
 
 
 def test_decompose_anomalies_single_column_is_the_flag_series(run: Runner) -> None:
-    q = "print y=dynamic([10,10,10,10,10,-50,10,10,10,10]) | project f = series_decompose_anomalies(y)"
+    # The name goes to the flag series; the other outputs follow under Kusto's names (projected away).
+    q = "print y=dynamic([10,10,10,10,10,-50,10,10,10,10]) | project f = series_decompose_anomalies(y) | project f"
     assert run(q) == [[[0, 0, 0, 0, 0, -1, 0, 0, 0, 0]]]
 
 

@@ -4,8 +4,10 @@ Invariant (Kusto semantics): only functions that return a tuple may be assigned 
 name list; the names take the function's outputs in order (fewer names keep the first outputs, more
 names than outputs is an error). `TUPLE_FUNCTIONS` maps a function name to its output names and a
 builder of each output; a known tuple function without a builder (series_decompose, ...) raises
-`UnsupportedFunction` with its name, and any other function raises `TypeMismatch`. Items with a
-single name go to the ordinary extend/project planners unchanged. A function with a `record`
+`UnsupportedFunction` with its name, and any other function raises `TypeMismatch`. A tuple
+function given one name (or none) still yields every output, as in Kusto: `x = f(y)` names the
+first x and the others `f_y_<output>`. Other items with a single name go to the ordinary
+extend/project planners unchanged. A function with a `record`
 builder (series_fit_2lines) is evaluated once into a hidden `__recN` column one layer down, each
 name reads its output from it, and the hidden column is dropped before the operator's output.
 """
@@ -29,6 +31,7 @@ from ..functions.series_fit import (
     series_fit_line,
 )
 from ..functions.series_fit2 import FIT_2LINES_PARTS, fit_2lines_part, fit_2lines_record, series_fit_2lines
+from ..naming import expr_name
 from ..planner import OPERATORS, wrap
 from ..scalars import NODES, translate
 
@@ -177,8 +180,11 @@ def split_items(
     hidden: list[A.Assign] = []
     for item in items:
         if len(item.names) <= 1:
-            out.append(item)
-            continue
+            whole = _every_output(item)
+            if whole is None:
+                out.append(item)
+                continue
+            item = whole
         call = item.expr
         if not isinstance(call, A.Call) or call.name not in TUPLE_FUNCTIONS:
             what = call.name if isinstance(call, A.Call) else "this expression"
@@ -205,6 +211,22 @@ def split_items(
             continue
         out.extend(A.Assign((n,), TupleElement(call.pos, call, i)) for i, n in enumerate(item.names))
     return tuple(out), tuple(hidden)
+
+
+def _every_output(item: A.Assign) -> A.Assign | None:
+    """`x = series_fit_line(y)` (or unnamed) as Kusto reads it: every output of the tuple function,
+    the first named x (else `series_fit_line_y_rsquare`), the others `series_fit_line_y_<output>`."""
+    call = item.expr
+    if not isinstance(call, A.Call) or not call.args:
+        return None
+    f = TUPLE_FUNCTIONS.get(call.name)
+    arg = expr_name(call.args[0])
+    if f is None or f.build is None or arg is None:
+        return None
+    names = [f"{call.name}_{arg}_{o}" for o in f.outputs]
+    if item.names:
+        names[0] = item.names[0]
+    return A.Assign(tuple(names), call)
 
 
 _plain_extend = OPERATORS[A.Extend]

@@ -60,15 +60,7 @@ class ExternalData(A.Tabular):
 
 def parse(parser: Parser, p: A.Pos) -> A.Tabular:
     """`externaldata (Name:type, ...) [url, ...] [with (name = value, ...)]` (the word already read)."""
-    parser.expect_op("(")
-    columns: list[tuple[str, str]] = []
-    while not parser.at_op(")"):
-        name = parser.ident()
-        parser.expect_op(":")
-        columns.append((name, parser.type_name()))
-        if not parser.accept_op(","):
-            break
-    parser.expect_op(")")
+    columns = parser.schema()
     if not columns:
         raise KqlError("SyntaxError", "externaldata needs at least one column: (Name:type, ...)", *p)
     parser.expect_op("[")

@@ -54,15 +54,7 @@ class Parser(StatementParser, SubqueryOperators):
         raise KqlError("SyntaxError", "Expected a table name or tabular expression", *p)
 
     def src_datatable(self, p: A.Pos) -> A.Tabular:
-        self.expect_op("(")
-        cols: list[tuple[str, str]] = []
-        while not self.at_op(")"):
-            name = self.ident()
-            self.expect_op(":")
-            cols.append((name, self.type_name()))
-            if not self.accept_op(","):
-                break
-        self.expect_op(")")
+        cols = self.schema()
         self.expect_op("[")
         values = self.expr_list_or_tabular("]")
         self.accept_op(",")

@@ -173,6 +173,22 @@ class ParserBase:
             raise KqlError("SyntaxError", f"Unknown type '{name}'", t.line, t.column)
         return TYPE_NAMES[name]
 
+    def schema(self, star: bool = False) -> list[tuple[str, str]]:
+        """`(Name:type, ...)` as (name, Kusto type) pairs; with `star`, `*` stands as ("*", "")."""
+        self.expect_op("(")
+        cols: list[tuple[str, str]] = []
+        while not self.at_op(")"):
+            if star and self.accept_op("*"):
+                cols.append(("*", ""))
+            else:
+                name = self.ident()
+                self.expect_op(":")
+                cols.append((name, self.type_name()))
+            if not self.accept_op(","):
+                break
+        self.expect_op(")")
+        return cols
+
     # ---- expressions -------------------------------------------------------------------------
     def expr(self) -> A.Expr:
         return self.or_expr()

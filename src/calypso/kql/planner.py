@@ -162,9 +162,8 @@ def _assignments(
             name = f"Column{counter}"
         elif uniquify and not item.names and (isinstance(item.expr, A.Call) or name in derived):
             # `project tostring(x), x`: the column after a call that took its name is x1
-            is_call = isinstance(item.expr, A.Call)
             name = unique_name(name, taken)
-            if is_call:
+            if isinstance(item.expr, A.Call):
                 derived.add(name)
         out.append((name, value))
         taken.add(name)

@@ -28,6 +28,9 @@ class Compiled(Protocol):
     @property
     def columns(self) -> Sequence[Any]: ...
 
+    @property
+    def externals(self) -> Sequence[Any]: ...  # `externaldata` tables to fetch and register first
+
 
 class KqlUnavailable(Exception):
     """The KQL compiler is not installed in this build."""

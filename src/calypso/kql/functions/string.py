@@ -127,8 +127,7 @@ def _extract_all(call: A.Call, scope: Scope) -> Typed:
         res = d.regex_extract_groups(s.sql, p.sql, groups)
     else:
         res = d.regex_extract_all(s.sql, p.sql, groups[0] if groups else 0)
-    none = exp.EQ(this=res, expression=lit("[]"))
-    return Typed(exp.If(this=none, true=exp.Null(), false=res), "dynamic", agg_flag(*vals))
+    return Typed(fn("nullif", res, lit("[]")), "dynamic", agg_flag(*vals))  # no match: null
 
 
 def _python_groups(regex: str) -> str:

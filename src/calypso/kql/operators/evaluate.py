@@ -42,19 +42,7 @@ class EvaluateOp(A.Operator):
 
 # ---- parsing --------------------------------------------------------------------------------------
 def _output_schema(p: Parser) -> Schema:
-    p.expect_op("(")
-    cols: list[tuple[str, str]] = []
-    while not p.at_op(")"):
-        if p.accept_op("*"):
-            cols.append(("*", ""))
-        else:
-            name = p.ident()
-            p.expect_op(":")
-            cols.append((name, p.type_name()))
-        if not p.accept_op(","):
-            break
-    p.expect_op(")")
-    return tuple(cols)
+    return tuple(p.schema(star=True))
 
 
 def _json_type(values: list[Any]) -> str:

@@ -84,7 +84,7 @@ def run_query(state: ServerState, workspace_id: str, text: Any, timespan: Any) -
         raise _kql_failure(e) from None
     limits = state.limits
     try:
-        tables = externaldata.fetch_tables(getattr(compiled, "externals", ()), limits)
+        tables = externaldata.fetch_tables(compiled.externals, limits)
     except externaldata.ExternalDataError as e:
         raise QueryFailure(
             400,

@@ -30,7 +30,7 @@ def apply(
         if getattr(e, "line", None) is not None:
             where = f" at line {getattr(e, 'line', '?')}, column {getattr(e, 'column', '?')}"
         raise IngestError(f"transformKql is not valid{where}: {getattr(e, 'message', e)}") from None
-    if getattr(compiled, "externals", ()):
+    if compiled.externals:
         raise IngestError("transformKql cannot use externaldata: it runs on every ingested batch")
     try:
         result: pa.Table = store.query_arrow(compiled.sql, {"source": source})

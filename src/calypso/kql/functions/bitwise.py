@@ -72,12 +72,11 @@ def _shift_sql(x: exp.Expression, n: exp.Expression, left: bool, dialect: str) -
         this=exp.Paren(this=exp.BitwiseLeftShift(this=bits, expression=n)),
         expression=cast(lit(_MASK64), "HUGEINT"),
     )
-    signed = exp.If(
+    return exp.If(
         this=exp.GTE(this=low, expression=lit(1 << 63)),
         true=exp.Sub(this=low.copy(), expression=lit(1 << 64)),
         false=low.copy(),
     )
-    return signed
 
 
 def _shift(left: bool) -> ScalarFn:

@@ -9,8 +9,6 @@ be read by these functions; its elements and order are not Kusto's binary format
 
 from __future__ import annotations
 
-from sqlglot import exp
-
 from .. import ast as A
 from ..binder import Scope, Typed
 from ..dialects.base import cast
@@ -39,15 +37,12 @@ def _sketch_arg(call: A.Call, t: Typed, i: int) -> None:
 
 
 def _hll(conditional: bool) -> ScalarFn:
-    def f(call: A.Call, scope: Scope) -> Typed:
-        from .aggregate import _row_args
+    """`hll` / `hll_if`: the sketch is exactly `make_set` / `make_set_if`."""
 
-        n = 2 if conditional else 1
-        vals = _row_args(call, scope, n, n + 1)
-        v = vals[0].sql
-        if conditional:
-            v = exp.If(this=vals[1].sql, true=v, false=exp.Null())
-        return Typed(scope.ctx.dialect.make_list(v, vals[0].type, True), "dynamic", True)
+    def f(call: A.Call, scope: Scope) -> Typed:
+        from .aggregate import _make_list  # aggregate.py imports this module
+
+        return _make_list(True, conditional)(call, scope)
 
     return f
 

@@ -29,7 +29,9 @@ from ..dialects.base import cast
 from ..errors import KqlError
 from .base import ScalarFn, agg_flag, args, as_string
 from .network import ADDRESS, OCTET
+from .series_fit import _let
 from .template import render, slot
+from .xml import _lit
 
 QUAD = rf"({OCTET})\.({OCTET})\.({OCTET})\.({OCTET})$"
 HEX_GROUP = r"^[0-9A-Fa-f]{1,4}$"
@@ -98,14 +100,6 @@ CLICKHOUSE = Ip6Ops(
 OPS: dict[str, Ip6Ops] = {"duckdb": DUCKDB, "clickhouse": CLICKHOUSE}
 
 
-def _lit(value: str, dialect: str) -> str:
-    return exp.Literal.string(value).sql(dialect=dialect)
-
-
-def _bind(o: Ip6Ops, var: str, value: str, body: str) -> str:
-    return o.at(o.map(var, body, f"[{value}]"), "1")
-
-
 def _parsed(o: Ip6Ops, s: str, tag: str) -> str:
     """SQL text of [8 groups..., prefix in IPv6 bits] for the string `s`, or null if invalid."""
     L = lambda v: _lit(v, o.sql_dialect)  # noqa: E731
@@ -148,10 +142,10 @@ def _parsed(o: Ip6Ops, s: str, tag: str) -> str:
         f"WHEN {mapped_ok} THEN {o.concat2(mapped, f'[{bits}]')} "
         f"WHEN {ok_groups} THEN {o.concat2(ints, f'[{bits}]')} END)"
     )
-    with_groups = _bind(o, h, groups, body)
-    with_x = _bind(o, x, hexed, with_groups)
-    with_p = _bind(o, p, suffix, with_x)
-    return _bind(o, a, addr, with_p)
+    with_groups = _let(o, h, groups, body)
+    with_x = _let(o, x, hexed, with_groups)
+    with_p = _let(o, p, suffix, with_x)
+    return _let(o, a, addr, with_p)
 
 
 def _compare_text(o: Ip6Ops, kind: str, has_arg: bool) -> str:
@@ -180,8 +174,8 @@ def _compare_text(o: Ip6Ops, kind: str, has_arg: bool) -> str:
     sign = f"(CASE {cases} ELSE 0 END)"
     result = f"CAST({sign} AS BIGINT)" if kind == "compare" else f"({sign} = 0)"
     body = f"(CASE WHEN {invalid} THEN NULL ELSE {result} END)"
-    inner = _bind(o, y, _parsed(o, f"coalesce({slot(1)}, '')", "y"), body)
-    return _bind(o, x, _parsed(o, f"coalesce({slot(0)}, '')", "x"), inner)
+    inner = _let(o, y, _parsed(o, f"coalesce({slot(1)}, '')", "y"), body)
+    return _let(o, x, _parsed(o, f"coalesce({slot(0)}, '')", "x"), inner)
 
 
 def _ipv6(kind: str) -> ScalarFn:

@@ -20,6 +20,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 from sqlglot import exp
 
@@ -74,7 +75,16 @@ CLICKHOUSE = ArrayOps(
 OPS: dict[str, ArrayOps] = {"duckdb": DUCKDB, "clickhouse": CLICKHOUSE}
 
 
-def _let(o: ArrayOps, var: str, value: str, body: str) -> str:
+class ListSpelling(Protocol):
+    """What `_let` needs from an engine's spellings: `ArrayOps` here, and ipv6's and url's ops."""
+
+    @property
+    def map(self) -> Callable[[str, str, str], str]: ...  # (var, body, list) -> mapped list
+    @property
+    def at(self) -> Callable[[str, str], str]: ...  # (list, 1-based index) -> element
+
+
+def _let(o: ListSpelling, var: str, value: str, body: str) -> str:
     """`body` with `var` bound to `value` (evaluated once)."""
     return o.at(o.map(var, body, f"[{value}]"), "1")
 

@@ -20,13 +20,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlglot import exp
-
 from .. import ast as A
 from ..binder import Scope, Typed
 from ..errors import KqlError
 from .base import ScalarFn, args, as_string
+from .series_fit import _let
 from .template import render, slot
+from .xml import _lit
 
 URL = (
     r"^([A-Za-z][A-Za-z0-9+.\-]*)://"  # 1 scheme
@@ -86,15 +86,6 @@ CLICKHOUSE = UrlOps(
 OPS: dict[str, UrlOps] = {"duckdb": DUCKDB, "clickhouse": CLICKHOUSE}
 
 
-def _lit(value: str, dialect: str) -> str:
-    return exp.Literal.string(value).sql(dialect=dialect)
-
-
-def _bind(o: UrlOps, var: str, value: str, body: str) -> str:
-    """`body` with `value` computed once and named `var`."""
-    return o.at(o.map(var, body, f"[{value}]"), "1")
-
-
 def _parameters(o: UrlOps, q: str) -> str:
     """JSON object text of the query string `q` (SQL text of a non-null string)."""
     pieces = o.filter("_up", "_up <> ''", o.split(q))
@@ -110,9 +101,9 @@ def _parameters(o: UrlOps, q: str) -> str:
     )
     member = f"concat({o.json_str(o.at('_uk', '_ui'))}, ':', {o.json_str(o.at('_uv', '_ui'))})"
     body = f"concat('{{', {o.join(o.map('_ui', member, last))}, '}}')"
-    with_values = _bind(o, "_uv", values, body)
-    with_keys = _bind(o, "_uk", keys, with_values)
-    return _bind(o, "_uq", pieces, with_keys)
+    with_values = _let(o, "_uv", values, body)
+    with_keys = _let(o, "_uk", keys, with_values)
+    return _let(o, "_uq", pieces, with_keys)
 
 
 def _parse_url_text(o: UrlOps, s: str) -> str:
@@ -125,7 +116,7 @@ def _parse_url_text(o: UrlOps, s: str) -> str:
         + ", ',', ".join(members)
         + f", ',\"Query Parameters\":', {query}, ',\"Fragment\":', {fragment}, '}}')"
     )
-    return o.to_dynamic(_bind(o, "_us", f"coalesce({s}, '')", body))
+    return o.to_dynamic(_let(o, "_us", f"coalesce({s}, '')", body))
 
 
 def _ops(call: A.Call, scope: Scope) -> UrlOps:

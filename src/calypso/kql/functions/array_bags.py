@@ -17,9 +17,9 @@ from .. import ast as A
 from ..binder import NUMERIC, Scope, Typed
 from ..dialects.base import lit
 from ..errors import KqlError
-from .array_ops import ArrayOps, ops_for, string_literal
-from .base import ScalarFn, agg_flag, args
-from .template import render, slot
+from .array_ops import ArrayOps, emit, ops_for, string_literal
+from .base import ScalarFn, args
+from .template import slot
 
 _STEP = re.compile(r"""\.([^.\[\]'"]+)|\[\s*'([^']*)'\s*\]|\[\s*"([^"]*)"\s*\]""")
 Tree = dict[str, "Tree | None"]  # keys to descend into; None marks a key to remove
@@ -54,9 +54,9 @@ def _duckdb_path(keys: list[str]) -> str:
     return "'$" + "".join("." + json.dumps(k).replace("'", "''") for k in keys) + "'"
 
 
-def _emit(text: str, scope: Scope, vals: list[Typed], type_: str) -> Typed:
-    sql = render(text, scope.ctx.dialect.sqlglot_dialect, *[v.sql for v in vals])
-    return Typed(sql, type_, agg_flag(*vals))
+def _duckdb_key(o: ArrayOps, keys: list[str] | None) -> str:
+    """The DuckDB JSONPath of the key argument (slot 1): its literal keys, else the computed root key."""
+    return _duckdb_path(keys) if keys else f"('$.' || {o.json_string(slot(1))})"
 
 
 def _bag_arg(call: A.Call, vals: list[Typed]) -> None:
@@ -70,12 +70,12 @@ def _bag_has_key(call: A.Call, scope: Scope) -> Typed:
     _bag_arg(call, vals)
     keys = _literal_key(call, 1)
     if o.sql_dialect == "duckdb":
-        path = _duckdb_path(keys) if keys else f"('$.' || {o.json_string(slot(1))})"
+        path = _duckdb_key(o, keys)
         text = f"coalesce(json_exists(CAST({slot(0)} AS JSON), {path}), false)"
     else:
         names = ", ".join(string_literal(k, o) for k in keys) if keys else slot(1)
         text = f"coalesce(JSONHas(ifNull({slot(0)}, 'null'), {names}) = 1, false)"
-    return _emit(text, scope, vals, "bool")
+    return emit(text, scope, vals, "bool")
 
 
 def _constant_keys(call: A.Call) -> list[list[str]] | None:
@@ -148,7 +148,7 @@ def _bag_remove_keys(call: A.Call, scope: Scope) -> Typed:
                 "TypeMismatch", f"{call.name}() expects a dynamic array of keys", *call.args[1].pos
             )
         body = _remove_computed(o, slot(0), slot(1))
-        return _emit(f"(CASE WHEN {o.is_object(slot(0))} THEN {body} END)", scope, vals, "dynamic")
+        return emit(f"(CASE WHEN {o.is_object(slot(0))} THEN {body} END)", scope, vals, "dynamic")
     vals = vals[:1]
     if o.sql_dialect == "duckdb":
         body = f"CAST({slot(0)} AS JSON)"
@@ -156,7 +156,7 @@ def _bag_remove_keys(call: A.Call, scope: Scope) -> Typed:
             body = f"json_remove({body}, {_duckdb_path(keys)})"
     else:
         body = _ch_remove(o, slot(0), _removal_tree(paths), 0)
-    return _emit(f"(CASE WHEN {o.is_object(slot(0))} THEN {body} END)", scope, vals, "dynamic")
+    return emit(f"(CASE WHEN {o.is_object(slot(0))} THEN {body} END)", scope, vals, "dynamic")
 
 
 def _ch_set(o: ArrayOps, bag: str, keys: list[str] | str, value: str, depth: int) -> str:
@@ -187,11 +187,11 @@ def _bag_set_key(call: A.Call, scope: Scope) -> Typed:
     vals[2] = Typed(scope.ctx.dialect.to_json(v.sql, v.type), "dynamic", v.is_agg)
     value = f"coalesce({slot(2)}, {o.null})"
     if o.sql_dialect == "duckdb":
-        path = _duckdb_path(keys) if keys else f"('$.' || {o.json_string(slot(1))})"
+        path = _duckdb_key(o, keys)
         body = f"json_set(CAST({slot(0)} AS JSON), {path}, {value})"
     else:
         body = _ch_set(o, slot(0), keys if keys else slot(1), value, 0)
-    return _emit(f"(CASE WHEN {o.is_object(slot(0))} THEN {body} END)", scope, vals, "dynamic")
+    return emit(f"(CASE WHEN {o.is_object(slot(0))} THEN {body} END)", scope, vals, "dynamic")
 
 
 def _bag_pack_columns(call: A.Call, scope: Scope) -> Typed:

@@ -14,8 +14,10 @@ from dataclasses import dataclass
 
 from sqlglot import exp
 
-from ..binder import Scope
+from ..binder import Scope, Typed
 from ..errors import KqlError
+from .base import agg_flag
+from .template import render
 
 S = str
 
@@ -31,7 +33,6 @@ class ArrayOps:
     number: Callable[[S], S]  # a numeric element as a double
     string: Callable[[S], S]  # a string element's text
     null: S  # the element `null`
-    empty: S  # the empty list of elements
     length: Callable[[S], S]
     at: Callable[[S, S], S]  # (list, 1-based index in range) -> element
     at_or_null: Callable[[S, S], S]  # (list, 1-based index) -> element, the null element when out of range
@@ -49,7 +50,6 @@ class ArrayOps:
     reverse: Callable[[S], S]
     sort: Callable[[str, S, S, bool], S]  # (var, key tuple, list, descending)
     key: Callable[[list[S]], S]  # a sort key from its parts (all non-null)
-    bind: Callable[[str, S, S], S]  # (var, value, body): body with var bound to value once
     nested: Callable[[S], S]  # list of lists of elements -> dynamic array of arrays
     to_double: Callable[[S], S]
     int64: Callable[[S], S]
@@ -58,6 +58,10 @@ class ArrayOps:
     pair_key: Callable[[S], S]
     pair_value: Callable[[S], S]
     join: Callable[[S], S]  # list of strings -> comma-joined string
+
+    def bind(self, var: str, value: S, body: S) -> S:
+        """`body` with `var` bound to `value` (evaluated once)."""
+        return self.at(self.map(var, body, f"[{value}]"), "1")
 
 
 DUCKDB = ArrayOps(
@@ -74,7 +78,6 @@ DUCKDB = ArrayOps(
     number=lambda x: f"TRY_CAST({x} AS DOUBLE)",
     string=lambda x: f"json_extract_string({x}, '$')",
     null="CAST('null' AS JSON)",
-    empty="CAST([] AS JSON[])",
     length=lambda lst: f"len({lst})",
     at=lambda lst, i: f"list_extract({lst}, {i})",
     at_or_null=lambda lst, i: f"coalesce(list_extract({lst}, {i}), CAST('null' AS JSON))",
@@ -95,7 +98,6 @@ DUCKDB = ArrayOps(
         f"'{'DESC' if desc else 'ASC'}'), lambda {v}: {v}.v)"
     ),
     key=lambda parts: "{" + ", ".join(f"'p{i}': {p}" for i, p in enumerate(parts)) + "}",
-    bind=lambda v, value, body: f"list_extract(list_transform([{value}], lambda {v}: {body}), 1)",
     nested=lambda lsts: f"to_json({lsts})",
     to_double=lambda x: f"CAST({x} AS DOUBLE)",
     int64=lambda x: f"CAST({x} AS BIGINT)",
@@ -127,7 +129,6 @@ CLICKHOUSE = ArrayOps(
     number=lambda x: f"JSONExtractFloat({x})",
     string=lambda x: f"JSONExtractString({x})",
     null="'null'",
-    empty="CAST([] AS Array(String))",
     length=lambda lst: f"toInt64(length({lst}))",
     at=lambda lst, i: f"arrayElement({lst}, {i})",
     at_or_null=lambda lst, i: f"if(({i}) BETWEEN 1 AND length({lst}), arrayElement({lst}, {i}), 'null')",
@@ -145,7 +146,6 @@ CLICKHOUSE = ArrayOps(
     reverse=lambda lst: f"arrayReverse({lst})",
     sort=lambda v, key, lst, desc: f"{'arrayReverseSort' if desc else 'arraySort'}({v} -> {key}, {lst})",
     key=lambda parts: f"tuple({', '.join(parts)})",
-    bind=lambda v, value, body: f"arrayElement(arrayMap({v} -> {body}, [{value}]), 1)",
     nested=lambda lsts: (
         f"concat('[', arrayStringConcat(arrayMap(_kqn -> concat('[', arrayStringConcat(_kqn, ','), ']'), {lsts}), ','), ']')"
     ),
@@ -170,3 +170,9 @@ def ops_for(scope: Scope, name: str) -> ArrayOps:
 
 def string_literal(value: str, o: ArrayOps) -> str:
     return exp.Literal.string(value).sql(dialect=o.sql_dialect)
+
+
+def emit(text: str, scope: Scope, vals: list[Typed], type_: str = "dynamic") -> Typed:
+    """A template over the arguments' slots, rendered in the engine's dialect."""
+    sql = render(text, scope.ctx.dialect.sqlglot_dialect, *[v.sql for v in vals])
+    return Typed(sql, type_, agg_flag(*vals))

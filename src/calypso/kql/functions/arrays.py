@@ -20,18 +20,13 @@ from ..binder import NUMERIC, Scope, Typed
 from ..dialects.base import fn, lit
 from ..errors import KqlError
 from .array_bags import BAGS
-from .array_ops import ArrayOps, ops_for
-from .base import ScalarFn, agg_flag, args
+from .array_ops import ArrayOps, emit, ops_for
+from .base import ScalarFn, args
 from .datetime import format_timespan_sql
-from .template import render, slot
+from .template import slot
 
 MAX_RANGE = 1048576  # Kusto truncates range() at 2^20 values
 HOUR_TICKS = 36_000_000_000  # range()'s default step for datetimes and timespans
-
-
-def _emit(text: str, scope: Scope, vals: list[Typed], type_: str = "dynamic") -> Typed:
-    sql = render(text, scope.ctx.dialect.sqlglot_dialect, *[v.sql for v in vals])
-    return Typed(sql, type_, agg_flag(*vals))
 
 
 def _dynamic_args(call: A.Call, scope: Scope, lo: int, hi: int) -> tuple[ArrayOps, list[Typed]]:
@@ -63,25 +58,22 @@ def _set_union(call: A.Call, scope: Scope) -> Typed:
     o, vals = _dynamic_args(call, scope, 2, 64)
     all_ = o.concat([o.elements(slot(i)) for i in range(len(vals))])
     body = o.bind("_kqu", all_, o.to_dynamic(_distinct(o, "_kqu")))
-    return _emit(_when_arrays(o, len(vals), body), scope, vals)
+    return emit(_when_arrays(o, len(vals), body), scope, vals)
 
 
-def _set_filter(call: A.Call, scope: Scope, keep_common: bool) -> Typed:
-    o, vals = _dynamic_args(call, scope, 2, 64)
-    others = [f"_kqs{i}" for i in range(1, len(vals))]
-    tests = [o.contains(v, "_kqy") for v in others]
-    cond = " AND ".join(tests) if keep_common else " AND ".join(f"NOT {t}" for t in tests)
-    body = o.to_dynamic(o.filter("_kqy", cond, _distinct(o, "_kqs0")))
-    pairs = [(f"_kqs{i}", o.elements(slot(i))) for i in range(len(vals))]
-    return _emit(_when_arrays(o, len(vals), _bind_all(o, pairs, body)), scope, vals)
+def _set_filter(keep_common: bool) -> ScalarFn:
+    """set_intersect (keep_common) or set_difference."""
 
+    def build(call: A.Call, scope: Scope) -> Typed:
+        o, vals = _dynamic_args(call, scope, 2, 64)
+        others = [f"_kqs{i}" for i in range(1, len(vals))]
+        tests = [o.contains(v, "_kqy") for v in others]
+        cond = " AND ".join(tests) if keep_common else " AND ".join(f"NOT {t}" for t in tests)
+        body = o.to_dynamic(o.filter("_kqy", cond, _distinct(o, "_kqs0")))
+        pairs = [(f"_kqs{i}", o.elements(slot(i))) for i in range(len(vals))]
+        return emit(_when_arrays(o, len(vals), _bind_all(o, pairs, body)), scope, vals)
 
-def _set_intersect(call: A.Call, scope: Scope) -> Typed:
-    return _set_filter(call, scope, keep_common=True)
-
-
-def _set_difference(call: A.Call, scope: Scope) -> Typed:
-    return _set_filter(call, scope, keep_common=False)
+    return build
 
 
 def _jaccard_index(call: A.Call, scope: Scope) -> Typed:
@@ -90,7 +82,7 @@ def _jaccard_index(call: A.Call, scope: Scope) -> Typed:
     union = f"({o.length('_kqa')} + {o.length('_kqb')} - {common})"
     ratio = f"(CASE WHEN {union} = 0 THEN NULL ELSE {o.to_double(common)} / {union} END)"
     pairs = [("_kqa", _distinct(o, o.elements(slot(0)))), ("_kqb", _distinct(o, o.elements(slot(1))))]
-    return _emit(_when_arrays(o, 2, _bind_all(o, pairs, ratio)), scope, vals, "real")
+    return emit(_when_arrays(o, 2, _bind_all(o, pairs, ratio)), scope, vals, "real")
 
 
 def _zip(call: A.Call, scope: Scope) -> Typed:
@@ -100,48 +92,47 @@ def _zip(call: A.Call, scope: Scope) -> Typed:
     row = "[" + ", ".join(o.at_or_null(n, "_kqi") for n in names) + "]"
     body = o.nested(o.map("_kqi", row, o.one_to(longest)))
     pairs = [(n, o.elements(slot(i))) for i, n in enumerate(names)]
-    return _emit(_when_arrays(o, len(vals), _bind_all(o, pairs, body)), scope, vals)
+    return emit(_when_arrays(o, len(vals), _bind_all(o, pairs, body)), scope, vals)
 
 
-def _sort(call: A.Call, scope: Scope, desc: bool) -> Typed:
-    o = ops_for(scope, call.name)
-    vals = args(call, scope, 1, 2)
-    if len(vals) == 2 and vals[1].type == "dynamic":
-        raise KqlError(
-            "UnsupportedFunction",
-            f"{call.name}() of several arrays (one column per array) is not supported",
-            *call.pos,
+def _sort(desc: bool) -> ScalarFn:
+    """array_sort_desc (desc) or array_sort_asc."""
+
+    def build(call: A.Call, scope: Scope) -> Typed:
+        o = ops_for(scope, call.name)
+        vals = args(call, scope, 1, 2)
+        if len(vals) == 2 and vals[1].type == "dynamic":
+            raise KqlError(
+                "UnsupportedFunction",
+                f"{call.name}() of several arrays (one column per array) is not supported",
+                *call.pos,
+            )
+        if vals[0].type != "dynamic" or (len(vals) == 2 and vals[1].type != "bool"):
+            raise KqlError(
+                "TypeMismatch", f"{call.name}() expects a dynamic array and a bool nulls_last", *call.pos
+            )
+        # the whole key is reversed for a descending sort, so nulls go last with the lowest rank there
+        last, first = ("-1", "9") if desc else ("9", "-1")
+        null_rank = (
+            last if len(vals) == 1 else f"(CASE WHEN coalesce({slot(1)}, true) THEN {last} ELSE {first} END)"
         )
-    if vals[0].type != "dynamic" or (len(vals) == 2 and vals[1].type != "bool"):
-        raise KqlError(
-            "TypeMismatch", f"{call.name}() expects a dynamic array and a bool nulls_last", *call.pos
+        x = "_kqx"
+        kind = o.kind(x)
+        rank = (
+            f"(CASE {kind} WHEN 'null' THEN {null_rank} WHEN 'number' THEN 0 WHEN 'string' THEN 1 ELSE 3 END)"
         )
-    # the whole key is reversed for a descending sort, so nulls go last with the lowest rank there
-    last, first = ("-1", "9") if desc else ("9", "-1")
-    null_rank = (
-        last if len(vals) == 1 else f"(CASE WHEN coalesce({slot(1)}, true) THEN {last} ELSE {first} END)"
-    )
-    x = "_kqx"
-    kind = o.kind(x)
-    rank = f"(CASE {kind} WHEN 'null' THEN {null_rank} WHEN 'number' THEN 0 WHEN 'string' THEN 1 ELSE 3 END)"
-    number = f"(CASE WHEN {kind} = 'number' THEN {o.number(x)} ELSE {o.to_double('0')} END)"
-    string = f"(CASE WHEN {kind} = 'string' THEN {o.string(x)} ELSE '' END)"
-    key = o.key([rank, number, string, o.text(x)])
-    body = o.to_dynamic(o.sort(x, key, o.elements(slot(0)), desc))
-    return _emit(_when_arrays(o, 1, body), scope, vals)
+        number = f"(CASE WHEN {kind} = 'number' THEN {o.number(x)} ELSE {o.to_double('0')} END)"
+        string = f"(CASE WHEN {kind} = 'string' THEN {o.string(x)} ELSE '' END)"
+        key = o.key([rank, number, string, o.text(x)])
+        body = o.to_dynamic(o.sort(x, key, o.elements(slot(0)), desc))
+        return emit(_when_arrays(o, 1, body), scope, vals)
 
-
-def _sort_asc(call: A.Call, scope: Scope) -> Typed:
-    return _sort(call, scope, desc=False)
-
-
-def _sort_desc(call: A.Call, scope: Scope) -> Typed:
-    return _sort(call, scope, desc=True)
+    return build
 
 
 def _reverse(call: A.Call, scope: Scope) -> Typed:
     o, vals = _dynamic_args(call, scope, 1, 1)
-    return _emit(_when_arrays(o, 1, o.to_dynamic(o.reverse(o.elements(slot(0))))), scope, vals)
+    return emit(_when_arrays(o, 1, o.to_dynamic(o.reverse(o.elements(slot(0))))), scope, vals)
 
 
 def _sum(call: A.Call, scope: Scope) -> Typed:
@@ -149,7 +140,7 @@ def _sum(call: A.Call, scope: Scope) -> Typed:
     others = o.length(o.filter("_kqx", f"{o.kind('_kqx')} <> 'number'", "_kql"))
     total = o.sum(o.map("_kqx", o.number("_kqx"), "_kql"))
     body = o.bind("_kql", o.elements(slot(0)), f"(CASE WHEN {others} = 0 THEN {total} END)")
-    return _emit(_when_arrays(o, 1, body), scope, vals, "real")
+    return emit(_when_arrays(o, 1, body), scope, vals, "real")
 
 
 def _count_arg(call: A.Call, vals: list[Typed], i: int) -> None:
@@ -159,58 +150,57 @@ def _count_arg(call: A.Call, vals: list[Typed], i: int) -> None:
         )
 
 
-def _rotate(call: A.Call, scope: Scope, sign: str) -> Typed:
-    o = ops_for(scope, call.name)
-    vals = args(call, scope, 2, 2)
-    _count_arg(call, vals, 1)
-    n, size = f"({sign}{o.int64(slot(1))})", o.length("_kql")
-    source = f"((((_kqi - 1 + {n}) % {size}) + {size}) % {size} + 1)"
-    rotated = o.to_dynamic(o.map("_kqi", o.at("_kql", source), o.one_to(size)))
-    body = o.bind(
-        "_kql", o.elements(slot(0)), f"(CASE WHEN {size} = 0 THEN {o.to_dynamic('_kql')} ELSE {rotated} END)"
-    )
-    return _emit(f"(CASE WHEN {o.is_array(slot(0))} AND {slot(1)} IS NOT NULL THEN {body} END)", scope, vals)
+def _rotate(sign: str) -> ScalarFn:
+    """array_rotate_left (sign "") or array_rotate_right (sign "-")."""
+
+    def build(call: A.Call, scope: Scope) -> Typed:
+        o = ops_for(scope, call.name)
+        vals = args(call, scope, 2, 2)
+        _count_arg(call, vals, 1)
+        n, size = f"({sign}{o.int64(slot(1))})", o.length("_kql")
+        source = f"((((_kqi - 1 + {n}) % {size}) + {size}) % {size} + 1)"
+        rotated = o.to_dynamic(o.map("_kqi", o.at("_kql", source), o.one_to(size)))
+        body = o.bind(
+            "_kql",
+            o.elements(slot(0)),
+            f"(CASE WHEN {size} = 0 THEN {o.to_dynamic('_kql')} ELSE {rotated} END)",
+        )
+        return emit(
+            f"(CASE WHEN {o.is_array(slot(0))} AND {slot(1)} IS NOT NULL THEN {body} END)", scope, vals
+        )
+
+    return build
 
 
-def _rotate_left(call: A.Call, scope: Scope) -> Typed:
-    return _rotate(call, scope, "")
+def _shift(sign: str) -> ScalarFn:
+    """array_shift_left (sign "") or array_shift_right (sign "-")."""
 
+    def build(call: A.Call, scope: Scope) -> Typed:
+        o = ops_for(scope, call.name)
+        vals = args(call, scope, 2, 3)
+        _count_arg(call, vals, 1)
+        if len(vals) == 3:
+            fill = f"coalesce({slot(2)}, {o.null})"
+            vals[2] = Typed(scope.ctx.dialect.to_json(vals[2].sql, vals[2].type), "dynamic", vals[2].is_agg)
+        else:
+            fill = o.null
+        source = f"(_kqi + {sign}{o.int64(slot(1))})"
+        size = o.length("_kql")
+        item = f"(CASE WHEN {source} BETWEEN 1 AND {size} THEN {o.at('_kql', source)} ELSE {fill} END)"
+        body = o.bind("_kql", o.elements(slot(0)), o.to_dynamic(o.map("_kqi", item, o.one_to(size))))
+        return emit(
+            f"(CASE WHEN {o.is_array(slot(0))} AND {slot(1)} IS NOT NULL THEN {body} END)", scope, vals
+        )
 
-def _rotate_right(call: A.Call, scope: Scope) -> Typed:
-    return _rotate(call, scope, "-")
-
-
-def _shift(call: A.Call, scope: Scope, sign: str) -> Typed:
-    o = ops_for(scope, call.name)
-    vals = args(call, scope, 2, 3)
-    _count_arg(call, vals, 1)
-    if len(vals) == 3:
-        fill = f"coalesce({slot(2)}, {o.null})"
-        vals[2] = Typed(scope.ctx.dialect.to_json(vals[2].sql, vals[2].type), "dynamic", vals[2].is_agg)
-    else:
-        fill = o.null
-    source = f"(_kqi + {sign}{o.int64(slot(1))})"
-    size = o.length("_kql")
-    item = f"(CASE WHEN {source} BETWEEN 1 AND {size} THEN {o.at('_kql', source)} ELSE {fill} END)"
-    body = o.bind("_kql", o.elements(slot(0)), o.to_dynamic(o.map("_kqi", item, o.one_to(size))))
-    return _emit(f"(CASE WHEN {o.is_array(slot(0))} AND {slot(1)} IS NOT NULL THEN {body} END)", scope, vals)
-
-
-def _shift_left(call: A.Call, scope: Scope) -> Typed:
-    return _shift(call, scope, "")
-
-
-def _shift_right(call: A.Call, scope: Scope) -> Typed:
-    return _shift(call, scope, "-")
+    return build
 
 
 def _branch(o: ArrayOps, t: Typed, i: int, scope: Scope) -> tuple[str, Typed]:
     """The values one side of array_iff takes: an array's elements, or a scalar repeated."""
+    repeated = o.repeat(f"coalesce({slot(i)}, {o.null})", o.length("_kqc"))
     if t.type == "dynamic":
-        value = f"(CASE WHEN {o.is_array(slot(i))} THEN {o.elements(slot(i))} ELSE {o.repeat(f'coalesce({slot(i)}, {o.null})', o.length('_kqc'))} END)"
-        return value, t
-    as_json = Typed(scope.ctx.dialect.to_json(t.sql, t.type), "dynamic", t.is_agg)
-    return o.repeat(f"coalesce({slot(i)}, {o.null})", o.length("_kqc")), as_json
+        return f"(CASE WHEN {o.is_array(slot(i))} THEN {o.elements(slot(i))} ELSE {repeated} END)", t
+    return repeated, Typed(scope.ctx.dialect.to_json(t.sql, t.type), "dynamic", t.is_agg)
 
 
 def _array_iff(call: A.Call, scope: Scope) -> Typed:
@@ -230,7 +220,7 @@ def _array_iff(call: A.Call, scope: Scope) -> Typed:
     )
     body = o.to_dynamic(o.map("_kqi", item, o.one_to(o.length("_kqc"))))
     pairs = [("_kqc", o.elements(slot(0))), ("_kqt", when_true), ("_kqf", when_false)]
-    return _emit(_when_arrays(o, 1, _bind_all(o, pairs, body)), scope, vals)
+    return emit(_when_arrays(o, 1, _bind_all(o, pairs, body)), scope, vals)
 
 
 def _array_split(call: A.Call, scope: Scope) -> Typed:
@@ -252,7 +242,7 @@ def _array_split(call: A.Call, scope: Scope) -> Typed:
     lo, hi = o.at("_kqb", "_kqk"), o.at("_kqb", "_kqk + 1")
     parts = o.map("_kqk", o.slice("_kql", f"{lo} + 1", f"{hi} - {lo}"), o.one_to(f"{o.length('_kqb')} - 1"))
     body = _bind_all(o, [("_kql", o.elements(slot(0)))], o.bind("_kqb", bounds, o.nested(parts)))
-    return _emit(_when_arrays(o, 1, body), scope, vals)
+    return emit(_when_arrays(o, 1, body), scope, vals)
 
 
 def _range_kind(call: A.Call, vals: list[Typed]) -> str:
@@ -298,23 +288,23 @@ def _range(call: A.Call, scope: Scope) -> Typed:
     values = o.map("_kqv", element, o.map("_kqi", f"{start} + (_kqi - 1) * {step}", o.one_to(count)))
     present = " AND ".join(f"{slot(i)} IS NOT NULL" for i in range(len(vals)))
     as_json = "to_json" if o.sql_dialect == "duckdb" else "toJSONString"
-    return _emit(f"(CASE WHEN {present} THEN {as_json}({values}) END)", scope, vals)
+    return emit(f"(CASE WHEN {present} THEN {as_json}({values}) END)", scope, vals)
 
 
 ARRAYS: dict[str, ScalarFn] = {
     "set_union": _set_union,
-    "set_intersect": _set_intersect,
-    "set_difference": _set_difference,
+    "set_intersect": _set_filter(keep_common=True),
+    "set_difference": _set_filter(keep_common=False),
     "jaccard_index": _jaccard_index,
     "zip": _zip,
-    "array_sort_asc": _sort_asc,
-    "array_sort_desc": _sort_desc,
+    "array_sort_asc": _sort(desc=False),
+    "array_sort_desc": _sort(desc=True),
     "array_reverse": _reverse,
     "array_sum": _sum,
-    "array_rotate_left": _rotate_left,
-    "array_rotate_right": _rotate_right,
-    "array_shift_left": _shift_left,
-    "array_shift_right": _shift_right,
+    "array_rotate_left": _rotate(""),
+    "array_rotate_right": _rotate("-"),
+    "array_shift_left": _shift(""),
+    "array_shift_right": _shift("-"),
     "array_iff": _array_iff,
     "array_iif": _array_iff,
     "array_split": _array_split,

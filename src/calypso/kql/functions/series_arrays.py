@@ -1,4 +1,6 @@
-"""Engine spellings of the array primitives the series_* templates are written with.
+"""Engine spellings of the array primitives the series_* templates are written with: those proper to
+series (nullable elements, JSON numbers) here, the general list primitives (map, at, bind,
+to_double) from `array_ops`.
 
 Invariant: a series is read as its list of raw JSON elements (a null or non-array dynamic reads as
 an empty list); an element is numeric only if it is a JSON number (strings, bools, nulls, arrays
@@ -17,14 +19,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from .. import ast as A
-from ..binder import Scope
+from ..binder import Scope, Typed
 from ..errors import KqlError
+from . import array_ops
 
 Text = Callable[[str], str]
 
 
 @dataclass(frozen=True)
 class Spell:
+    ops: array_ops.ArrayOps  # the engine's list primitives: map, at, bind, to_double
     items: Text  # dynamic -> list of raw JSON elements, [] for null or non-array
     num: Text  # raw element -> DOUBLE, NULL unless a JSON number
     isint: Text  # raw element -> bool (never NULL): a JSON integer
@@ -36,14 +40,8 @@ class Spell:
     sum: Text  # sum of the non-null DOUBLEs of a list, 0 for none
     count: Text  # number of non-null elements of a list
     tab: Callable[[str, str, str], str]  # (n, i, body) -> [body for i in 1..n]
-    map: Callable[[str, str, str], str]  # (v, body, list) -> mapped list
-    at: Callable[[str, str], str]  # (list, 1-based index) -> element, NULL out of range
-    slice: Callable[[str, str, str], str]  # (list, from, to), 1-based inclusive
-    find: Callable[[str, str], str]  # (list, value) -> 1-based position of the first match, NULL if none
-    reverse: Text
     isfinite: Text
     isnan: Text
-    trunc: Text  # toward zero, as a DOUBLE
     # (list of missing flags) -> per position, the index of the last present element at or before
     # it / the first at or after it, NULL if none
     prev_present: Text
@@ -53,6 +51,7 @@ class Spell:
 
 
 DUCKDB = Spell(
+    ops=array_ops.DUCKDB,
     items=lambda a: f"coalesce(json_extract(CAST({a} AS JSON), '$[*]'), CAST([] AS JSON[]))",
     num=lambda e: (
         f"(CASE WHEN json_type({e}) IN ('BIGINT', 'UBIGINT', 'DOUBLE') THEN CAST({e} AS DOUBLE) END)"
@@ -66,14 +65,8 @@ DUCKDB = Spell(
     sum=lambda xs: f"coalesce(list_sum({xs}), 0.0)",
     count=lambda xs: f"list_count({xs})",
     tab=lambda n, i, body: f"list_transform(range(1, {n} + 1), lambda {i}: {body})",
-    map=lambda v, body, xs: f"list_transform({xs}, lambda {v}: {body})",
-    at=lambda xs, i: f"list_extract({xs}, {i})",
-    slice=lambda xs, lo, hi: f"list_slice({xs}, {lo}, {hi})",
-    find=lambda xs, v: f"list_position({xs}, {v})",
-    reverse=lambda xs: f"list_reverse({xs})",
     isfinite=lambda x: f"isfinite({x})",
     isnan=lambda x: f"isnan({x})",
-    trunc=lambda x: f"trunc({x})",
     # the nearest present element found in the slice on that side: quadratic, native loops
     prev_present=lambda m: (
         f"list_transform(range(1, len({m}) + 1), lambda _i: "
@@ -89,6 +82,7 @@ DUCKDB = Spell(
     ),
 )
 CLICKHOUSE = Spell(
+    ops=array_ops.CLICKHOUSE,
     items=lambda a: f"arrayMap(_r -> toNullable(_r), JSONExtractArrayRaw(ifNull({a}, '[]')))",
     num=lambda e: f"toFloat64OrNull({e})",
     isint=lambda e: f"ifNull(match({e}, '^-?[0-9]+$'), false)",
@@ -100,14 +94,8 @@ CLICKHOUSE = Spell(
     sum=lambda xs: f"toFloat64(arraySum(arrayMap(_v -> ifNull(_v, 0), {xs})))",
     count=lambda xs: f"arrayCount(_v -> isNotNull(_v), {xs})",
     tab=lambda n, i, body: f"arrayMap({i} -> {body}, range(1, toUInt64({n}) + 1))",
-    map=lambda v, body, xs: f"arrayMap({v} -> {body}, {xs})",
-    at=lambda xs, i: f"arrayElement({xs}, {i})",
-    slice=lambda xs, lo, hi: f"arraySlice({xs}, {lo}, greatest(({hi}) - ({lo}) + 1, 0))",
-    find=lambda xs, v: f"nullIf(indexOf({xs}, {v}), 0)",
-    reverse=lambda xs: f"arrayReverse({xs})",
     isfinite=lambda x: f"isFinite({x})",
     isnan=lambda x: f"isNaN({x})",
-    trunc=lambda x: f"trunc({x})",
     # present positions keep their index, missing ones 0, then carried over the zeros: linear
     prev_present=lambda m: (
         f"arrayMap(_k -> nullIf(_k, 0), arrayFill(_k -> _k != 0, "
@@ -133,7 +121,7 @@ def spell(call: A.Call, scope: Scope) -> Spell:
 
 def let(s: Spell, var: str, value: str, body: str) -> str:
     """`body` with `var` bound to `value` (evaluated once)."""
-    return s.at(s.map(var, body, f"[{value}]"), "1")
+    return s.ops.bind(var, value, body)
 
 
 def json_double(s: Spell, x: str) -> str:
@@ -149,4 +137,13 @@ def json_double(s: Spell, x: str) -> str:
 
 def nums(s: Spell, items: str) -> str:
     """The raw elements as DOUBLEs (NULL for a non-numeric element)."""
-    return s.map("_e", s.num("_e"), items)
+    return s.ops.map("_e", s.num("_e"), items)
+
+
+DYNAMIC, BOOL = frozenset({"dynamic"}), frozenset({"bool"})
+
+
+def expect(call: A.Call, vals: list[Typed], i: int, types: frozenset[str], what: str) -> None:
+    """Refuses argument `i` unless its type is one of `types` (`what` names them)."""
+    if vals[i].type not in types:
+        raise KqlError("TypeMismatch", f"Argument {i + 1} of '{call.name}' must be {what}", *call.args[i].pos)

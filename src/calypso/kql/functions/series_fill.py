@@ -22,9 +22,8 @@ from sqlglot import exp
 
 from .. import ast as A
 from ..binder import NUMERIC, Scope, Typed
-from ..errors import KqlError
-from .base import agg_flag, args
-from .series_arrays import Spell, json_double, let, spell
+from .base import ScalarFn, agg_flag, args
+from .series_arrays import BOOL, DYNAMIC, Spell, expect, json_double, let, spell
 from .template import render, slot
 
 _DOUBLE = {"duckdb": "CAST({} AS DOUBLE)", "clickhouse": "CAST({} AS Nullable(Float64))"}
@@ -41,18 +40,20 @@ class _Args:
         return slot(len(self.sql) - 1)
 
 
-def _number(call: A.Call, t: Typed, i: int) -> None:
-    if t.type not in NUMERIC:
-        raise KqlError(
-            "TypeMismatch", f"Argument {i + 1} of '{call.name}' must be a number", *call.args[i].pos
-        )
+def _start(call: A.Call, scope: Scope, lo: int, hi: int) -> tuple[list[Typed], Spell, _Args, str]:
+    """The call's arguments, the engine's spelling, the slots and the series' slot (the first)."""
+    vals = args(call, scope, lo, hi)
+    s, a = spell(call, scope), _Args()
+    expect(call, vals, 0, DYNAMIC, "a dynamic array")
+    return vals, s, a, a.add(vals[0].sql)
 
 
-def _series(call: A.Call, t: Typed) -> None:
-    if t.type != "dynamic":
-        raise KqlError(
-            "TypeMismatch", f"Argument 1 of '{call.name}' must be a dynamic array", *call.args[0].pos
-        )
+def _placeholder(call: A.Call, vals: list[Typed], i: int, a: _Args) -> str | None:
+    """The slot of missing_value_placeholder, argument `i` when given (a number)."""
+    if len(vals) <= i:
+        return None
+    expect(call, vals, i, NUMERIC, "a number")
+    return a.add(vals[i].sql)
 
 
 def _missing(s: Spell, scope: Scope, placeholder: str | None) -> str:
@@ -65,7 +66,7 @@ def _missing(s: Spell, scope: Scope, placeholder: str | None) -> str:
 
 def _bound(s: Spell, scope: Scope, series: str, placeholder: str | None, body: str) -> str:
     """`body` with `_s` the series' raw elements and `_m` their missing flags."""
-    mask = s.map("_e", _missing(s, scope, placeholder), "_s")
+    mask = s.ops.map("_e", _missing(s, scope, placeholder), "_s")
     return let(s, "_raw", series, let(s, "_s", s.items("_raw"), let(s, "_m", mask, body)))
 
 
@@ -74,76 +75,54 @@ def _done(scope: Scope, text: str, a: _Args, vals: list[Typed]) -> Typed:
 
 
 def series_fill_const(call: A.Call, scope: Scope) -> Typed:
-    vals = args(call, scope, 2, 3)
-    s, a = spell(call, scope), _Args()
-    _series(call, vals[0])
-    _number(call, vals[1], 1)
-    series = a.add(vals[0].sql)
+    vals, s, a, series = _start(call, scope, 2, 3)
+    expect(call, vals, 1, NUMERIC, "a number")
     const = a.add(scope.ctx.dialect.to_json(vals[1].sql, vals[1].type))
-    placeholder = None
-    if len(vals) > 2:
-        _number(call, vals[2], 2)
-        placeholder = a.add(vals[2].sql)
-    body = s.map(
+    placeholder = _placeholder(call, vals, 2, a)
+    body = s.ops.map(
         "_e", f"CASE WHEN {_missing(s, scope, placeholder)} THEN {const} ELSE _e END", s.items(series)
     )
     return _done(scope, s.array(body), a, vals)
 
 
-def _fill_side(call: A.Call, scope: Scope, forward: bool) -> Typed:
-    vals = args(call, scope, 1, 2)
-    s, a = spell(call, scope), _Args()
-    _series(call, vals[0])
-    series = a.add(vals[0].sql)
-    placeholder = None
-    if len(vals) > 1:
-        _number(call, vals[1], 1)
-        placeholder = a.add(vals[1].sql)
-    near = s.prev_present("_m") if forward else s.next_present("_m")
-    fill = s.tab(s.length("_s"), "_i", f"coalesce({s.at('_s', s.at('_n', '_i'))}, {s.at('_s', '_i')})")
-    return _done(scope, s.array(_bound(s, scope, series, placeholder, let(s, "_n", near, fill))), a, vals)
+def _fill_side(forward: bool) -> ScalarFn:
+    """series_fill_forward (forward) or series_fill_backward."""
 
+    def build(call: A.Call, scope: Scope) -> Typed:
+        vals, s, a, series = _start(call, scope, 1, 2)
+        placeholder = _placeholder(call, vals, 1, a)
+        near = s.prev_present("_m") if forward else s.next_present("_m")
+        at = s.ops.at
+        fill = s.tab(s.length("_s"), "_i", f"coalesce({at('_s', at('_n', '_i'))}, {at('_s', '_i')})")
+        body = _bound(s, scope, series, placeholder, let(s, "_n", near, fill))
+        return _done(scope, s.array(body), a, vals)
 
-def series_fill_forward(call: A.Call, scope: Scope) -> Typed:
-    return _fill_side(call, scope, True)
-
-
-def series_fill_backward(call: A.Call, scope: Scope) -> Typed:
-    return _fill_side(call, scope, False)
+    return build
 
 
 def series_fill_linear(call: A.Call, scope: Scope) -> Typed:
-    vals = args(call, scope, 1, 4)
-    s, a = spell(call, scope), _Args()
-    _series(call, vals[0])
-    series = a.add(vals[0].sql)
-    placeholder = None
-    if len(vals) > 1:
-        _number(call, vals[1], 1)
-        placeholder = a.add(vals[1].sql)
+    vals, s, a, series = _start(call, scope, 1, 4)
+    placeholder = _placeholder(call, vals, 1, a)
     edges = "true"
     if len(vals) > 2:
-        if vals[2].type != "bool":
-            raise KqlError(
-                "TypeMismatch", "Argument 3 of 'series_fill_linear' must be a bool", *call.args[2].pos
-            )
+        expect(call, vals, 2, BOOL, "a bool")
         edges = f"coalesce({a.add(vals[2].sql)}, false)"
     const = s.finite_json("CAST(0.0 AS DOUBLE)")
     if len(vals) > 3:
-        _number(call, vals[3], 3)
+        expect(call, vals, 3, NUMERIC, "a number")
         const = a.add(scope.ctx.dialect.to_json(vals[3].sql, vals[3].type))
-    p, q = s.at("_p", "_i"), s.at("_q", "_i")
-    vp, vq = s.num(s.at("_s", p)), s.num(s.at("_s", q))
+    p, q = s.ops.at("_p", "_i"), s.ops.at("_q", "_i")
+    vp, vq = s.num(s.ops.at("_s", p)), s.num(s.ops.at("_s", q))
     interp = f"({vp} + ({vq} - {vp}) * (_i - {p}) / ({q} - {p}))"
-    value = f"CASE WHEN _ints THEN {s.json_int(s.trunc(interp))} ELSE {json_double(s, interp)} END"
+    value = f"CASE WHEN _ints THEN {s.json_int(f'trunc({interp})')} ELSE {json_double(s, interp)} END"
     element = (
-        f"CASE WHEN NOT {s.at('_m', '_i')} THEN {s.at('_s', '_i')} "
+        f"CASE WHEN NOT {s.ops.at('_m', '_i')} THEN {s.ops.at('_s', '_i')} "
         f"WHEN _present = 0 THEN {const} "
         f"WHEN {p} IS NOT NULL AND {q} IS NOT NULL THEN {value} "
-        f"WHEN {edges} THEN coalesce({s.at('_s', p)}, {s.at('_s', q)}) "
-        f"ELSE {s.at('_s', '_i')} END"
+        f"WHEN {edges} THEN coalesce({s.ops.at('_s', p)}, {s.ops.at('_s', q)}) "
+        f"ELSE {s.ops.at('_s', '_i')} END"
     )
-    present = s.count(s.map("_e", "CASE WHEN _e THEN NULL ELSE 1 END", "_m"))
+    present = s.count(s.ops.map("_e", "CASE WHEN _e THEN NULL ELSE 1 END", "_m"))
     ints = s.all_ints("_raw", "_s", "_m")
     body = let(
         s,
@@ -164,9 +143,9 @@ def series_fill_linear(call: A.Call, scope: Scope) -> Typed:
     return _done(scope, s.array(_bound(s, scope, series, placeholder, body)), a, vals)
 
 
-SERIES_FILL = {
+SERIES_FILL: dict[str, ScalarFn] = {
     "series_fill_const": series_fill_const,
-    "series_fill_forward": series_fill_forward,
-    "series_fill_backward": series_fill_backward,
+    "series_fill_forward": _fill_side(forward=True),
+    "series_fill_backward": _fill_side(forward=False),
     "series_fill_linear": series_fill_linear,
 }

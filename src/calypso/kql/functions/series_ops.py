@@ -21,20 +21,19 @@ from .. import ast as A
 from ..binder import NUMERIC, Scope, Typed
 from ..errors import KqlError
 from .base import ScalarFn, agg_flag, args
-from .series_arrays import Spell, json_double, let, nums, spell
+from .series_arrays import DYNAMIC, Spell, expect, json_double, let, nums, spell
 from .series_fill import SERIES_FILL
 from .series_stats import series_stats_dynamic
 from .series_vector import SERIES_VECTOR
 from .template import render, slot
 
 _INTEGRAL = frozenset({"int", "long"})
-_DOUBLE = {"duckdb": "CAST({} AS DOUBLE)", "clickhouse": "toFloat64({})"}
 
 
 class _Operand:
     """One argument: an array (bound as `_x<k>` doubles and `_x<k>i` integer flags) or a scalar."""
 
-    def __init__(self, call: A.Call, scope: Scope, t: Typed, k: int) -> None:
+    def __init__(self, call: A.Call, t: Typed, k: int) -> None:
         if t.type != "dynamic" and t.type not in NUMERIC:
             raise KqlError(
                 "TypeMismatch",
@@ -44,20 +43,20 @@ class _Operand:
         self.k, self.array, self.integral = k, t.type == "dynamic", t.type in _INTEGRAL
         self.var = f"_x{k}"
 
-    def bind(self, s: Spell, scope: Scope, body: str) -> str:
+    def bind(self, s: Spell, body: str) -> str:
         if not self.array:
-            return let(s, self.var, _DOUBLE[scope.ctx.dialect.name].format(slot(self.k)), body)
+            return let(s, self.var, s.ops.to_double(slot(self.k)), body)
         items = s.items(slot(self.k))
-        flags = s.map("_e", s.isint("_e"), "_it")
+        flags = s.ops.map("_e", s.isint("_e"), "_it")
         return let(s, "_it", items, let(s, self.var, nums(s, "_it"), let(s, self.var + "i", flags, body)))
 
     def value(self, s: Spell) -> str:
-        return s.at(self.var, "_i") if self.array else self.var
+        return s.ops.at(self.var, "_i") if self.array else self.var
 
     def is_int(self, s: Spell) -> str:
         if not self.array:
             return "true" if self.integral else "false"
-        return f"coalesce({s.at(self.var + 'i', '_i')}, false)"
+        return f"coalesce({s.ops.at(self.var + 'i', '_i')}, false)"
 
 
 Body = Callable[[Spell, str, str, str], str]  # (spell, x, y, both-integers test) -> JSON element
@@ -67,7 +66,7 @@ def _binary(body: Body) -> ScalarFn:
     def build(call: A.Call, scope: Scope) -> Typed:
         vals = args(call, scope, 2)
         s = spell(call, scope)
-        a, b = (_Operand(call, scope, t, k) for k, t in enumerate(vals))
+        a, b = (_Operand(call, t, k) for k, t in enumerate(vals))
         if not (a.array or b.array):
             raise KqlError("TypeMismatch", f"'{call.name}' expects at least one dynamic array", *call.pos)
         arrays = [o.var for o in (a, b) if o.array]
@@ -78,7 +77,7 @@ def _binary(body: Body) -> ScalarFn:
         )
         both_int = f"({a.is_int(s)} AND {b.is_int(s)})"
         element = body(s, a.value(s), b.value(s), both_int)
-        text = a.bind(s, scope, b.bind(s, scope, s.array(s.tab(n, "_i", element))))
+        text = a.bind(s, b.bind(s, s.array(s.tab(n, "_i", element))))
         sql = render(text, scope.ctx.dialect.sqlglot_dialect, vals[0].sql, vals[1].sql)
         return Typed(sql, "dynamic", agg_flag(*vals))
 
@@ -108,13 +107,10 @@ Unary = Callable[[Spell, str, str], str]  # (spell, x, integer test) -> JSON ele
 
 def _unary(body: Unary) -> ScalarFn:
     def build(call: A.Call, scope: Scope) -> Typed:
-        (t,) = args(call, scope, 1)
-        if t.type != "dynamic":
-            raise KqlError(
-                "TypeMismatch", f"Argument 1 of '{call.name}' must be a dynamic array", *call.args[0].pos
-            )
-        s, o = spell(call, scope), _Operand(call, scope, t, 0)
-        text = o.bind(s, scope, s.array(s.tab(s.length(o.var), "_i", body(s, o.value(s), o.is_int(s)))))
+        (t,) = vals = args(call, scope, 1)
+        expect(call, vals, 0, DYNAMIC, "a dynamic array")
+        s, o = spell(call, scope), _Operand(call, t, 0)
+        text = o.bind(s, s.array(s.tab(s.length(o.var), "_i", body(s, o.value(s), o.is_int(s)))))
         return Typed(render(text, scope.ctx.dialect.sqlglot_dialect, t.sql), "dynamic", t.is_agg)
 
     return build

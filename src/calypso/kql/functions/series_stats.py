@@ -15,7 +15,7 @@ from .. import ast as A
 from ..binder import Scope, Typed
 from ..errors import KqlError
 from .base import agg_flag, args
-from .series_arrays import let, nums, spell
+from .series_arrays import BOOL, expect, let, nums, spell
 from .template import render, slot
 
 _KEYS = ("min", "min_idx", "max", "max_idx", "avg", "stdev", "variance", "sum", "len")
@@ -48,17 +48,14 @@ def series_stats_dynamic(call: A.Call, scope: Scope) -> Typed:
         )
     ignore = "false"
     if len(vals) > 1:
-        if vals[1].type != "bool":
-            raise KqlError(
-                "TypeMismatch", "Argument 2 of 'series_stats_dynamic' must be a bool", *call.args[1].pos
-            )
+        expect(call, vals, 1, BOOL, "a bool")
         ignore = f"coalesce({slot(1)}, false)"
     s, d = spell(call, scope), scope.ctx.dialect.name
     n = s.length("_f")
     extreme = {k: _EXTREME[d].format(k if d == "duckdb" else k.capitalize()) for k in ("min", "max")}
     # n * sum(v^2) - sum(v)^2 over n(n - 1): Kusto's own digits (812.45714285714291 in its example,
     # where the sum of squared deviations gives 812.4571428571428)
-    squares, total = s.sum(s.map("_v", "_v * _v", "_f")), s.sum("_f")
+    squares, total = s.sum(s.ops.map("_v", "_v * _v", "_f")), s.sum("_f")
     variance = (
         f"(CASE WHEN {n} < 2 THEN 0.0 ELSE ({n} * {squares} - {total} * {total}) / ({n} * ({n} - 1)) END)"
     )
@@ -70,12 +67,12 @@ def series_stats_dynamic(call: A.Call, scope: Scope) -> Typed:
         "avg": "_avg",
         "stdev": f"sqrt({variance})",
         "variance": variance,
-        "sum": s.sum("_f"),
+        "sum": total,
     }
     pairs = [(k, f"(CASE WHEN _ok THEN {values[k]} END)") for k in _KEYS[:-1]]
     bag = _bag(d, [*pairs, ("len", s.length("_x"))])
     ok = f"(({ignore}) OR {s.count('_x')} = {s.length('_x')}) AND {n} > 0"
-    body = let(s, "_f", _PRESENT[d], let(s, "_ok", ok, let(s, "_avg", f"{s.sum('_f')} / {n}", bag)))
+    body = let(s, "_f", _PRESENT[d], let(s, "_ok", ok, let(s, "_avg", f"{total} / {n}", bag)))
     text = let(s, "_x", nums(s, s.items(slot(0))), body)
     sql = render(text, scope.ctx.dialect.sqlglot_dialect, *(v.sql for v in vals))
     return Typed(sql, "dynamic", agg_flag(*vals))

@@ -19,21 +19,13 @@ from .. import ast as A
 from ..binder import NUMERIC, Scope, Typed
 from ..errors import KqlError
 from .base import ScalarFn, agg_flag, args
-from .series_arrays import Spell, let, nums, spell
+from .series_arrays import DYNAMIC, Spell, expect, let, nums, spell
 from .template import render, slot
 
-_DOUBLE = {"duckdb": "CAST({} AS DOUBLE)", "clickhouse": "toFloat64({})"}
 _PRODUCT = {
     "duckdb": "list_product({})",
     "clickhouse": "arrayProduct(arrayMap(_v -> assumeNotNull(_v), arrayFilter(_v -> isNotNull(_v), {})))",
 }
-
-
-def _array(call: A.Call, t: Typed, i: int) -> None:
-    if t.type != "dynamic":
-        raise KqlError(
-            "TypeMismatch", f"Argument {i + 1} of '{call.name}' must be a dynamic array", *call.args[i].pos
-        )
 
 
 def _real(call: A.Call, scope: Scope, text: str, *vals: Typed) -> Typed:
@@ -43,14 +35,14 @@ def _real(call: A.Call, scope: Scope, text: str, *vals: Typed) -> Typed:
 
 
 def series_pearson_correlation(call: A.Call, scope: Scope) -> Typed:
-    a, b = args(call, scope, 2)
-    _array(call, a, 0)
-    _array(call, b, 1)
+    a, b = vals = args(call, scope, 2)
+    expect(call, vals, 0, DYNAMIC, "a dynamic array")
+    expect(call, vals, 1, DYNAMIC, "a dynamic array")
     s = spell(call, scope)
     n = s.length("_x")
-    sxy = s.sum(s.tab(n, "_i", f"({s.at('_x', '_i')} - _mx) * ({s.at('_y', '_i')} - _my)"))
-    sxx = s.sum(s.map("_v", "(_v - _mx) * (_v - _mx)", "_x"))
-    syy = s.sum(s.map("_v", "(_v - _my) * (_v - _my)", "_y"))
+    sxy = s.sum(s.tab(n, "_i", f"({s.ops.at('_x', '_i')} - _mx) * ({s.ops.at('_y', '_i')} - _my)"))
+    sxx = s.sum(s.ops.map("_v", "(_v - _mx) * (_v - _mx)", "_x"))
+    syy = s.sum(s.ops.map("_v", "(_v - _my) * (_v - _my)", "_y"))
     r = let(
         s,
         "_mx",
@@ -63,12 +55,12 @@ def series_pearson_correlation(call: A.Call, scope: Scope) -> Typed:
     return _real(call, scope, text, a, b)
 
 
-def _operand(call: A.Call, scope: Scope, s: Spell, t: Typed, k: int) -> tuple[str, bool]:
+def _operand(call: A.Call, s: Spell, t: Typed, k: int) -> tuple[str, bool]:
     """The operand's text (a list of doubles or a double) and whether it is an array."""
     if t.type == "dynamic":
         return nums(s, s.items(slot(k))), True
     if t.type in NUMERIC:
-        return _DOUBLE[scope.ctx.dialect.name].format(slot(k)), False
+        return s.ops.to_double(slot(k)), False
     raise KqlError(
         "TypeMismatch",
         f"Argument {k + 1} of '{call.name}' must be a dynamic array or a number",
@@ -84,34 +76,30 @@ def _cut(s: Spell, arrays: list[str]) -> str:
 def series_dot_product(call: A.Call, scope: Scope) -> Typed:
     a, b = args(call, scope, 2)
     s = spell(call, scope)
-    (xa, arr_a), (xb, arr_b) = _operand(call, scope, s, a, 0), _operand(call, scope, s, b, 1)
+    (xa, arr_a), (xb, arr_b) = _operand(call, s, a, 0), _operand(call, s, b, 1)
     if not (arr_a or arr_b):
         raise KqlError("TypeMismatch", "'series_dot_product' expects at least one dynamic array", *call.pos)
     n = _cut(s, [v for v, arr in (("_x", arr_a), ("_y", arr_b)) if arr])
-    x = s.at("_x", "_i") if arr_a else "_x"
-    y = s.at("_y", "_i") if arr_b else "_y"
+    x = s.ops.at("_x", "_i") if arr_a else "_x"
+    y = s.ops.at("_y", "_i") if arr_b else "_y"
     body = f"CASE WHEN {n} = 0 THEN NULL ELSE {s.sum(s.tab(n, '_i', f'{x} * {y}'))} END"
     return _real(call, scope, let(s, "_x", xa, let(s, "_y", xb, body)), a, b)
 
 
 def series_cosine_similarity(call: A.Call, scope: Scope) -> Typed:
     vals = args(call, scope, 2, 4)
-    a, b = vals[0], vals[1]
-    _array(call, a, 0)
-    _array(call, b, 1)
+    expect(call, vals, 0, DYNAMIC, "a dynamic array")
+    expect(call, vals, 1, DYNAMIC, "a dynamic array")
     s = spell(call, scope)
     n = _cut(s, ["_x", "_y"])
-    dot = s.sum(s.tab(n, "_i", f"{s.at('_x', '_i')} * {s.at('_y', '_i')}"))
+    dot = s.sum(s.tab(n, "_i", f"{s.ops.at('_x', '_i')} * {s.ops.at('_y', '_i')}"))
     mags = []
     for k, v in ((2, "_x"), (3, "_y")):
         if len(vals) > k:
-            if vals[k].type not in NUMERIC:
-                raise KqlError(
-                    "TypeMismatch", f"Argument {k + 1} of '{call.name}' must be a number", *call.args[k].pos
-                )
-            mags.append(_DOUBLE[scope.ctx.dialect.name].format(slot(k)))
+            expect(call, vals, k, NUMERIC, "a number")
+            mags.append(s.ops.to_double(slot(k)))
         else:
-            e = s.at(v, "_i")
+            e = s.ops.at(v, "_i")
             mags.append(f"sqrt({s.sum(s.tab(n, '_i', f'{e} * {e}'))})")
     body = f"CASE WHEN {n} = 0 THEN NULL ELSE {dot} / ({mags[0]} * {mags[1]}) END"
     text = let(s, "_x", nums(s, s.items(slot(0))), let(s, "_y", nums(s, s.items(slot(1))), body))
@@ -122,13 +110,13 @@ def _reduce(f: str) -> ScalarFn:
     """series_sum / series_product / series_magnitude of the numeric elements (null when empty)."""
 
     def build(call: A.Call, scope: Scope) -> Typed:
-        (a,) = args(call, scope, 1)
-        _array(call, a, 0)
+        (a,) = vals = args(call, scope, 1)
+        expect(call, vals, 0, DYNAMIC, "a dynamic array")
         s = spell(call, scope)
         value = {
             "sum": s.sum("_x"),
             "product": _PRODUCT[scope.ctx.dialect.name].format("_x"),
-            "magnitude": f"sqrt({s.sum(s.map('_v', '_v * _v', '_x'))})",
+            "magnitude": f"sqrt({s.sum(s.ops.map('_v', '_v * _v', '_x'))})",
         }[f]
         body = f"CASE WHEN {s.length('_x')} = 0 THEN NULL ELSE CAST({value} AS DOUBLE) END"
         return _real(call, scope, let(s, "_x", nums(s, s.items(slot(0))), body), a)
